@@ -1,0 +1,115 @@
+from rest_framework import serializers
+
+from mozukai_hub.api.serializers import StrictSerializer
+
+from ..models import User
+from ..services import email_is_verified
+
+
+class UserSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(source="id", read_only=True)
+    display_name = serializers.CharField(source="get_full_name", read_only=True)
+    email_verified = serializers.SerializerMethodField()
+    avatar_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = [
+            "id", "user_id", "email", "username", "full_name", "display_name", "dob",
+            "avatar_url", "email_verified", "is_staff", "date_joined",
+        ]
+        read_only_fields = fields
+
+    def get_email_verified(self, user) -> bool:
+        return email_is_verified(user)
+
+    def get_avatar_url(self, user) -> str | None:
+        if not user.avatar:
+            return None
+        request = self.context.get("request")
+        path = f"/api/v1/users/{user.pk}/avatar"
+        return request.build_absolute_uri(path) if request else path
+
+
+class EmailSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+
+
+class SignupSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    confirm_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    username = serializers.CharField(max_length=30)
+    full_name = serializers.CharField(max_length=150)
+    dob = serializers.DateField()
+
+    def validate(self, attrs):
+        if attrs["password"] != attrs["confirm_password"]:
+            raise serializers.ValidationError({"confirm_password": ["The passwords do not match."]})
+        return attrs
+
+
+class RegisterSerializer(StrictSerializer):
+    """Seed 001's registration: a display name instead of username and date of birth."""
+
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    username = serializers.CharField(max_length=30, required=False)
+    confirm_password = serializers.CharField(max_length=128, required=False, trim_whitespace=False)
+
+    def validate(self, attrs):
+        if "confirm_password" in attrs and attrs["password"] != attrs["confirm_password"]:
+            raise serializers.ValidationError({"confirm_password": ["The passwords do not match."]})
+        return attrs
+
+
+class LoginSerializer(StrictSerializer):
+    email = serializers.EmailField(max_length=254)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+    remember_me = serializers.BooleanField(required=False, default=False)
+
+
+class ConfirmSerializer(StrictSerializer):
+    token = serializers.CharField(max_length=512)
+
+
+class RefreshSerializer(StrictSerializer):
+    refresh_token = serializers.CharField(required=False, max_length=4096)
+    refresh = serializers.CharField(required=False, max_length=4096)
+
+    def validate(self, attrs):
+        raw = attrs.get("refresh_token") or attrs.get("refresh")
+        if not raw:
+            raise serializers.ValidationError({"refresh_token": ["This field is required."]})
+        return {"raw_refresh": raw}
+
+
+class LogoutSerializer(StrictSerializer):
+    refresh_token = serializers.CharField(required=False, max_length=4096)
+    refresh = serializers.CharField(required=False, max_length=4096)
+
+
+class GoogleSerializer(StrictSerializer):
+    id_token = serializers.CharField(max_length=8192)
+    remember_me = serializers.BooleanField(required=False, default=False)
+
+
+class ProfileUpdateSerializer(StrictSerializer):
+    username = serializers.CharField(max_length=30)
+    full_name = serializers.CharField(max_length=150, allow_blank=True)
+    display_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
+    dob = serializers.DateField(allow_null=True)
+    avatar = serializers.FileField(required=False)
+
+    def validate(self, attrs):
+        if "display_name" in attrs:  # seed 001's name for the same thing
+            attrs.setdefault("full_name", attrs.pop("display_name"))
+        return attrs
+
+
+class PasswordChangeSerializer(StrictSerializer):
+    current_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    new_password = serializers.CharField(max_length=128, trim_whitespace=False)
+    remember_me = serializers.BooleanField(required=False, default=False)

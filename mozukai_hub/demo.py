@@ -1,0 +1,12 @@
+"""Demo data for `make run`: each app contributes one idempotent seeding function."""
+
+from django.utils.module_loading import import_string
+
+DEMO_SEEDERS = [
+    "accounts.demo.seed_accounts",
+]
+
+
+def seed_all(stdout) -> None:
+    for dotted in DEMO_SEEDERS:
+        import_string(dotted)(stdout)
