@@ -9,7 +9,9 @@ import os
 
 import pytest
 
-from mozukai_hub.testing.fixtures import *  # noqa: F401,F403  (api_client, user, auth helpers)
+# api_client, user, other_user, auth_client and the autouse cache reset.
+pytest_plugins = ["mozukai_hub.testing.fixtures"]
+
 
 
 @pytest.hookimpl(hookwrapper=True)

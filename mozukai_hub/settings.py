@@ -216,7 +216,7 @@ ACCOUNT_EMAIL_CONFIRMATION_HMAC = True
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_FORMS = {"signup": "accounts.forms.SignupForm"}
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.forms.SignupForm"  # adds full name and date of birth
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 SOCIALACCOUNT_PROVIDERS = {}
 if GOOGLE_CLIENT_ID:
@@ -280,6 +280,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["mozukai_hub.api.schema.drop_trailing_slash_duplicates"],
 }
 
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are believed.

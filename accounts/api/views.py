@@ -33,11 +33,20 @@ TOKENS_RESPONSE = inline_serializer(
 )
 
 
-class AuthAPIView(APIView):
-    """Unauthenticated credential endpoints: 5/min per client IP (seed 004's limit)."""
+class CredentialsAPIView(APIView):
+    """Endpoints that take credentials in the body rather than the Authorization header."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
+
+    def get_authenticate_header(self, request):
+        # With no authenticator DRF would turn a refused credential into a 403; it is a 401.
+        return 'Bearer realm="api"'
+
+
+class AuthAPIView(CredentialsAPIView):
+    """Credential-checking endpoints: 5/min per client IP (seed 004's limit)."""
+
     throttle_classes = [UserRateThrottle, ClientIPScopedRateThrottle]
     throttle_scope = "auth"
 
@@ -125,10 +134,7 @@ class ConfirmView(AuthAPIView):
         return Response({"message": "Email confirmed"})
 
 
-class RefreshView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes = []
-
+class RefreshView(CredentialsAPIView):
     @extend_schema(request=s.RefreshSerializer, responses=TOKENS_RESPONSE, summary="Rotate a refresh token (each one works once).")
     def post(self, request):
         data = s.RefreshSerializer(data=request.data)
@@ -179,10 +185,7 @@ class GoogleView(AuthAPIView):
         )
 
 
-class GoogleConfigView(APIView):
-    permission_classes = [AllowAny]
-    authentication_classes = []
-
+class GoogleConfigView(CredentialsAPIView):
     @extend_schema(responses=inline_serializer("GoogleConfig", {"enabled": serializers.BooleanField(), "client_id": serializers.CharField(allow_null=True)}))
     def get(self, request):
         return Response({"enabled": google_enabled(), "client_id": settings.GOOGLE_CLIENT_ID or None})
