@@ -9,8 +9,8 @@ import os
 
 import pytest
 
-# api_client, user, other_user, auth_client and the autouse cache reset.
-pytest_plugins = ["mozukai_hub.testing.fixtures"]
+# api_client, user, other_user, auth_client, the autouse cache reset; `page` (Chromium).
+pytest_plugins = ["mozukai_hub.testing.fixtures", "mozukai_hub.testing.browser"]
 
 
 
