@@ -44,6 +44,9 @@ if PRODUCTION:
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "ALLOWED_HOSTS": ALLOWED_HOSTS,
+            # Payments: no dev payment mode and no unsigned webhooks in production (Billing below).
+            "STRIPE_SECRET_KEY": env.str("STRIPE_SECRET_KEY", default=""),
+            "STRIPE_WEBHOOK_SECRET": env.str("STRIPE_WEBHOOK_SECRET", default=""),
         }.items()
         if not value
     ]
@@ -77,6 +80,7 @@ INSTALLED_APPS = [
     "django_q",
     "mozukai_hub",
     "accounts",
+    "billing",
 ]
 
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
@@ -325,6 +329,37 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mozukai Hub <noreply@localhost>")
+
+# --- Billing -------------------------------------------------------------------------------
+
+# The one price table: credits per unit of each billable thing (billing.services.price_quote).
+CREDIT_PRICES = {
+    "thumbnail": env.int("CREDIT_PRICE_THUMBNAIL", default=1),  # per variant
+    "film": env.int("CREDIT_PRICE_FILM", default=5),
+    "photo_style": env.int("CREDIT_PRICE_PHOTO_STYLE", default=1),
+    "text_to_3d": env.int("CREDIT_PRICE_TEXT_TO_3D", default=1),
+    "scad_render": env.int("CREDIT_PRICE_SCAD_RENDER", default=0),
+    "photogrammetry": env.int("CREDIT_PRICE_PHOTOGRAMMETRY", default=3),
+}
+# Credits a new anonymous client IP receives, once (seed 002).
+DEFAULT_FREE_CREDITS = env.int("DEFAULT_FREE_CREDITS", default=3)
+# Credit packs on sale: credits -> price in minor units of CREDIT_CURRENCY.
+CREDIT_PACKS = {
+    5: env.int("CREDIT_PACK_5_PRICE", default=500),
+    10: env.int("CREDIT_PACK_10_PRICE", default=900),
+    20: env.int("CREDIT_PACK_20_PRICE", default=1600),
+}
+CREDIT_CURRENCY = env.str("CREDIT_CURRENCY", default="usd")
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Seconds a webhook signature stays acceptable (Stripe's default tolerance).
+STRIPE_WEBHOOK_TOLERANCE = env.int("STRIPE_WEBHOOK_TOLERANCE", default=300)
+# Where the Stripe API lives; tests point it at a local server that answers as Stripe does.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# Dev payment mode: checkouts complete locally through the same fulfilment path. Only when no
+# Stripe key is set and DEBUG is on; production refuses to start without Stripe keys (above).
+BILLING_DEV_PAYMENTS = not STRIPE_SECRET_KEY and DEBUG and not PRODUCTION
 
 # --- Internationalisation ----------------------------------------------------------------
 

@@ -75,8 +75,12 @@ def _redis_server() -> str | None:
 
 
 @contextlib.contextmanager
-def postgres() -> Iterator[str]:
-    """Yield a DATABASE_URL for a brand-new cluster; remove it afterwards."""
+def postgres(*, durable: bool = False) -> Iterator[str]:
+    """Yield a DATABASE_URL for a brand-new cluster; remove it afterwards.
+
+    Tests run with durability off (the cluster is thrown away anyway). Benchmarks pass
+    `durable=True` to measure with the commit cost a production server pays.
+    """
     bindir = _require(_pg_bindir, "postgres")
     root = Path(tempfile.mkdtemp(prefix="mozukai-pg-"))
     data, log, sockets = root / "data", root / "postgres.log", root / "sockets"
@@ -101,10 +105,8 @@ def postgres() -> Iterator[str]:
                 f"-k {sockets}",
                 "-c listen_addresses=127.0.0.1",
                 "-c max_connections=300",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
                 "-c shared_buffers=128MB",
+                *([] if durable else ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]),
             ]
         )
         pg(f"{bindir}/pg_ctl", "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60", "start")

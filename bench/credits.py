@@ -1,0 +1,200 @@
+"""Credit ledger throughput on PostgreSQL, against a bare conditional UPDATE.
+
+    .venv/bin/python bench/credits.py [--seconds 5] [--workers 8]
+
+Uses DATABASE_URL when set; otherwise starts a throwaway PostgreSQL
+(`mozukai_hub.testing.services.postgres()`), migrates it and removes it afterwards.
+
+Measures, with N worker processes (each its own connection; processes so the GIL is not
+what is measured), for W seconds each:
+
+* baseline: `UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1`
+  (no ledger, no idempotency: the floor any design pays);
+* consume: `billing.services.credits_consume(user=…, amount=1)`;
+* hold→settle: `credits_hold(…, amount=1, reference=…)` then `credits_settle(reference=…)`,
+  counted as one operation;
+
+once with one account per worker (independent users) and once with every worker on the
+same account (one hot row). Then checks for anomalies: every account's balance equals its
+ledger sum, no balance below zero, exactly as many entries as operations reported, no hold
+left open. Exit status 1 on any anomaly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mozukai_hub.settings")
+os.environ.setdefault("DEBUG", "false")
+
+START_BALANCE = 1_000_000
+
+
+def _setup_django() -> None:
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def _release_connections() -> None:
+    from django.db import connections
+
+    for conn in connections.all():
+        conn.close()
+        if hasattr(conn, "close_pool"):
+            conn.close_pool()
+
+
+def _worker(kind: str, target, seconds: float, worker_no: int, results) -> None:
+    from django.db import connection
+
+    from billing import services
+
+    done = 0
+    deadline = time.perf_counter() + seconds
+    if kind == "baseline":
+        with connection.cursor() as cursor:
+            while time.perf_counter() < deadline:
+                cursor.execute("UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1", [target])
+                done += cursor.rowcount
+    elif kind == "consume":
+        while time.perf_counter() < deadline:
+            services.credits_consume(user=target, amount=1, reason="bench")
+            done += 1
+    else:
+        while time.perf_counter() < deadline:
+            reference = f"bench:{os.getpid()}:{worker_no}:{done}"
+            services.credits_hold(user=target, amount=1, reference=reference)
+            services.credits_settle(reference=reference)
+            done += 1
+    _release_connections()
+    results.put((worker_no, done))
+
+
+def _run(kind: str, targets: list, seconds: float) -> float:
+    _release_connections()  # a forked child must not share the parent's sockets
+    ctx = multiprocessing.get_context("fork")
+    results = ctx.Queue()
+    procs = [ctx.Process(target=_worker, args=(kind, target, seconds, i, results)) for i, target in enumerate(targets)]
+    started = time.perf_counter()
+    for proc in procs:
+        proc.start()
+    counts = [results.get(timeout=seconds + 120)[1] for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode != 0:
+            raise SystemExit(f"a {kind} worker failed (exit {proc.exitcode})")
+    elapsed = time.perf_counter() - started
+    _run.ops[kind] = _run.ops.get(kind, 0) + sum(counts)
+    return sum(counts) / elapsed
+
+
+_run.ops = {}
+
+
+def _users(n: int, label: str) -> list:
+    from accounts.models import User
+    from billing import services
+
+    users = []
+    for i in range(n):
+        user = User.objects.create(email=f"bench-{label}-{i}-{time.time_ns()}@example.com", username=f"b{label[:3]}{i}{time.time_ns() % 10**9}")
+        services.credits_grant(user=user, amount=START_BALANCE, reason="bench", idempotency_key=f"bench:{user.pk}")
+        users.append(user)
+    return users
+
+
+def _anomalies() -> list[str]:
+    from django.db import connection
+    from django.db.models import F, Sum, Value
+    from django.db.models.functions import Coalesce
+
+    from billing.models import CreditAccount, CreditEntry, EntryKind
+
+    problems = []
+    drift = CreditAccount.objects.annotate(ledger=Coalesce(Sum("entries__amount"), Value(0))).exclude(balance=F("ledger"))
+    problems += [f"account {a.pk}: balance {a.balance} != ledger {a.ledger}" for a in drift]
+    problems += [f"account {a.pk}: negative balance {a.balance}" for a in CreditAccount.objects.filter(balance__lt=0)]
+    consumes = CreditEntry.objects.filter(kind=EntryKind.CONSUME).count()
+    if consumes != _run.ops.get("consume", 0):
+        problems.append(f"{consumes} consume entries for {_run.ops.get('consume', 0)} consumes reported")
+    holds = CreditEntry.objects.filter(kind=EntryKind.HOLD).count()
+    settles = CreditEntry.objects.filter(kind=EntryKind.SETTLE).count()
+    if not holds == settles == _run.ops.get("hold_settle", 0):
+        problems.append(f"{holds} holds / {settles} settles for {_run.ops.get('hold_settle', 0)} reported")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_balance WHERE balance < 0")
+        if cursor.fetchone()[0]:
+            problems.append("baseline table went negative")
+    return problems
+
+
+def bench(seconds: float, workers: int) -> int:
+    _setup_django()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        raise SystemExit("This benchmark needs PostgreSQL (set DATABASE_URL or leave it unset for a throwaway one).")
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_balance")
+        cursor.execute("CREATE TABLE bench_balance (id integer PRIMARY KEY, balance integer NOT NULL)")
+        cursor.execute("INSERT INTO bench_balance SELECT g, %s FROM generate_series(0, %s) g", [START_BALANCE, workers])
+    spread, hot = _users(workers, "spread"), _users(1, "hot") * workers
+
+    print(f"PostgreSQL {connection.pg_version // 10000}, {workers} worker processes, {seconds:g}s per run, {os.cpu_count()} CPUs")
+    rows = []
+    for label, base_targets, targets in (("one account per worker", list(range(workers)), spread),
+                                         ("all workers on one account", [workers] * workers, hot)):
+        base = [_run("baseline", base_targets, seconds)]
+        consume = _run("consume", targets, seconds)
+        hold_settle = _run("hold_settle", targets, seconds)
+        base.append(_run("baseline", base_targets, seconds))  # before and after: the machine is shared
+        baseline = sum(base) / len(base)
+        rows.append((label, baseline, consume, hold_settle))
+    print(f"{'':30} {'bare UPDATE':>12} {'consume':>10} {'ratio':>6} {'hold→settle':>12} {'ratio':>6}")
+    for label, baseline, consume, hold_settle in rows:
+        print(f"{label:30} {baseline:10.0f}/s {consume:8.0f}/s {consume / baseline:6.2f} {hold_settle:10.0f}/s {hold_settle / baseline:6.2f}")
+    problems = _anomalies()
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_balance")
+    total = sum(v for k, v in _run.ops.items() if k != "baseline")
+    if problems:
+        print("ANOMALIES:", *problems, sep="\n  ")
+        return 1
+    print(f"anomalies: 0 ({total} ledger operations checked: balances == ledger sums, none negative, every hold settled)")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--fast-unsafe", action="store_true",
+        help="run the throwaway PostgreSQL with fsync/synchronous_commit off (as the test suite does); "
+             "the default measures with a production server's durable commits",
+    )
+    args = parser.parse_args()
+    if os.environ.get("DATABASE_URL"):
+        return bench(args.seconds, args.workers)
+    from mozukai_hub.testing.services import postgres
+
+    durable = not args.fast_unsafe
+    print(f"PostgreSQL commits: {'durable (fsync on, as in production)' if durable else 'fsync off (unsafe, test-suite settings)'}")
+    with postgres(durable=durable) as url:
+        os.environ["DATABASE_URL"] = url
+        return bench(args.seconds, args.workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

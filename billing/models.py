@@ -1,0 +1,230 @@
+"""Credit ledger, payments, Stripe events and stored idempotent responses.
+
+The ledger is append-only: every movement of credits is one `CreditEntry` row. The
+`CreditAccount.balance` column is a cache of `sum(entries.amount)` kept in the same
+transaction as each insert (see `billing.services.ledger`); `manage.py billing_check_ledger`
+proves it.
+"""
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class CreditAccount(models.Model):
+    """Whose credits: a user, or an anonymous client identified by its trusted IP."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="credit_account"
+    )
+    client_ip = models.GenericIPAddressField(null=True, blank=True, unique=True)
+    # Spendable credits (holds already taken off); may go below zero after a refund.
+    balance = models.IntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(user__isnull=False) & Q(client_ip__isnull=True)) | (Q(user__isnull=True) & Q(client_ip__isnull=False)),
+                name="credit_account_one_owner",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user}" if self.user_id else f"anonymous {self.client_ip}"
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.user_id is None
+
+
+class EntryKind(models.TextChoices):
+    GRANT = "grant", "Grant"
+    PURCHASE = "purchase", "Purchase"
+    CONSUME = "consume", "Consume"
+    HOLD = "hold", "Hold"
+    SETTLE = "settle", "Settle"
+    RELEASE = "release", "Release"
+    REFUND = "refund", "Refund"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class AppendOnly(Exception):
+    pass
+
+
+class CreditEntry(models.Model):
+    """One movement of credits. Never updated, never deleted (except with its owner)."""
+
+    # Few indexes on purpose: every movement inserts a row, and each index is paid on every
+    # insert (the account's recent lines and the unique key are what is looked up).
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries", db_index=False)
+    kind = models.CharField(max_length=16, choices=EntryKind.choices)
+    # Signed: what this row adds to the spendable balance. A settle moves nothing (the hold
+    # already took the credits); its row records that the hold became a charge.
+    amount = models.IntegerField()
+    idempotency_key = models.CharField(max_length=255)
+    reference = models.CharField(max_length=255, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "credit entries"
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="credit_entry_idempotency_key_unique"),
+            models.CheckConstraint(condition=Q(kind__in=EntryKind.values), name="credit_entry_kind_valid"),
+            models.CheckConstraint(
+                condition=(
+                    (Q(kind__in=["grant", "purchase", "release"]) & Q(amount__gt=0))
+                    | (Q(kind__in=["consume", "hold", "refund"]) & Q(amount__lt=0))
+                    | (Q(kind="settle") & Q(amount=0))
+                    | (Q(kind="adjustment") & ~Q(amount=0))
+                ),
+                name="credit_entry_sign_matches_kind",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="credit_entry_account_recent"),
+            # Deleting a staff user nulls their adjustments; almost every row has no author.
+            models.Index(fields=["created_by"], condition=Q(created_by__isnull=False), name="credit_entry_author"),
+        ]
+
+    def __str__(self):
+        return f"{self.kind} {self.amount:+d} ({self.reference or self.idempotency_key})"
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None and not kwargs.get("force_insert"):
+            raise AppendOnly("Ledger entries are append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnly("Ledger entries are append-only.")
+
+
+class PaymentPurpose(models.TextChoices):
+    CREDIT_PACK = "credit_pack", "Credit pack"
+    ORDER = "order", "Order"
+
+
+class PaymentKind(models.TextChoices):
+    PAYMENT_INTENT = "payment_intent", "PaymentIntent"
+    CHECKOUT_SESSION = "checkout_session", "Checkout Session"
+
+
+class PaymentStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELED = "canceled", "Canceled"
+    REFUNDED = "refunded", "Refunded"
+
+
+# The one transition table. Anything else is ignored, which is what makes events safe to
+# apply in any order: a late `payment_failed` after a success is not a transition.
+PAYMENT_TRANSITIONS: dict[str, set[str]] = {
+    PaymentStatus.PENDING: {PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELED},
+    PaymentStatus.PROCESSING: {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELED},
+    # A PaymentIntent whose attempt failed can still be paid with another card.
+    PaymentStatus.FAILED: {PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED},
+    PaymentStatus.SUCCEEDED: {PaymentStatus.REFUNDED},
+    PaymentStatus.CANCELED: set(),
+    PaymentStatus.REFUNDED: set(),
+}
+
+
+class Payment(models.Model):
+    """A PaymentIntent or Checkout Session we created, for a purpose and a reference."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments")
+    purpose = models.CharField(max_length=32, choices=PaymentPurpose.choices)
+    reference = models.CharField(max_length=255)
+    kind = models.CharField(max_length=32, choices=PaymentKind.choices)
+    # Stripe's id (cs_… or pi_…); "dev_…" in dev payment mode. Empty until Stripe answered.
+    stripe_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    payment_intent_id = models.CharField(max_length=255, blank=True, db_index=True)
+    client_secret = models.CharField(max_length=255, blank=True)
+    checkout_url = models.CharField(max_length=2000, blank=True)
+    status = models.CharField(max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.PENDING)
+    amount_minor = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    description = models.CharField(max_length=500, blank=True)
+    # Credit packs: how many credits this payment buys.
+    credits = models.PositiveIntegerField(default=0)
+    dev_mode = models.BooleanField(default=False)
+    refund_id = models.CharField(max_length=255, blank=True)
+    amount_refunded_minor = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    succeeded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["purpose", "reference"], name="payment_purpose_reference_unique"),
+            models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_valid"),
+            models.CheckConstraint(condition=Q(purpose__in=PaymentPurpose.values), name="payment_purpose_valid"),
+            models.CheckConstraint(condition=Q(kind__in=PaymentKind.values), name="payment_kind_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_purpose_display()} {self.reference} ({self.status})"
+
+    @property
+    def amount_display(self) -> str:
+        return f"{self.amount_minor / 100:.2f} {self.currency.upper()}"
+
+
+class StripeEventStatus(models.TextChoices):
+    RECEIVED = "received", "Received"
+    PROCESSED = "processed", "Processed"
+    FAILED = "failed", "Failed"
+
+
+class StripeEvent(models.Model):
+    """Every verified webhook event, stored once by its Stripe id."""
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=StripeEventStatus.choices, default=StripeEventStatus.RECEIVED)
+    attempts = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(status__in=StripeEventStatus.values), name="stripe_event_status_valid"),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.event_id} ({self.status})"
+
+
+class IdempotentRequest(models.Model):
+    """The first response to a POST sent with an `Idempotency-Key`, replayed for repeats."""
+
+    owner = models.CharField(max_length=100)  # "user:<id>" or "ip:<address>"
+    key = models.CharField(max_length=255)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)  # null while in progress
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotent_request_owner_key_unique")]
+
+    def __str__(self):
+        return f"{self.owner} {self.key}"

@@ -1,0 +1,83 @@
+"""Reads: what a caller sees of credits and payments."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db.models import Sum
+from django.shortcuts import get_object_or_404
+
+from .models import CreditAccount, CreditEntry, EntryKind, Payment, PaymentPurpose
+from .services.ledger import credit_account_for
+
+RECENT_LINES = 20
+
+
+@dataclass
+class CreditSummary:
+    authenticated: bool
+    balance: int  # what this caller spends: own credits when signed in, else the IP's free ones
+    free_credits: int  # free credits left for the client IP
+    held: int  # reserved by unfinished jobs (already off the balance)
+    recent: list[CreditEntry] = field(default_factory=list)
+
+    @property
+    def credits(self) -> int:
+        """Seed 002's view: the balance including the free IP credits."""
+        if not self.authenticated:
+            return self.balance
+        return self.balance + max(self.free_credits, 0)
+
+
+def credit_packs() -> list[dict]:
+    currency = settings.CREDIT_CURRENCY.lower()
+    return [{"credits": credits, "price_minor": price, "currency": currency}
+            for credits, price in sorted(settings.CREDIT_PACKS.items())]
+
+
+def money_display(amount_minor: int, currency: str) -> str:
+    return f"{amount_minor / 100:.2f} {currency.upper()}"
+
+
+def credit_entries(*, account: CreditAccount):
+    return CreditEntry.objects.filter(account=account).order_by("-created_at", "-id")
+
+
+def credits_held(*, account: CreditAccount) -> int:
+    ended = CreditEntry.objects.filter(account=account, kind__in=[EntryKind.SETTLE, EntryKind.RELEASE]).values("reference")
+    total = (CreditEntry.objects.filter(account=account, kind=EntryKind.HOLD).exclude(reference__in=ended)
+             .aggregate(total=Sum("amount"))["total"])
+    return -(total or 0)
+
+
+def credit_summary(*, user, client_ip: str | None, recent: int = RECENT_LINES) -> CreditSummary:
+    """A new client IP is granted its free credits here, once (the first visit records it)."""
+    signed_in = bool(user is not None and user.is_authenticated)
+    ip_account = credit_account_for(client_ip=client_ip) if client_ip else None
+    free = ip_account.balance if ip_account else 0
+    account = credit_account_for(user=user) if signed_in else ip_account
+    if account is None:
+        return CreditSummary(authenticated=False, balance=0, free_credits=0, held=0)
+    return CreditSummary(
+        authenticated=signed_in,
+        balance=account.balance,
+        free_credits=free,
+        held=credits_held(account=account),
+        recent=list(credit_entries(account=account)[:recent]),
+    )
+
+
+def credit_account_for_caller(*, user, client_ip: str | None) -> CreditAccount | None:
+    if user is not None and user.is_authenticated:
+        return credit_account_for(user=user)
+    return credit_account_for(client_ip=client_ip) if client_ip else None
+
+
+def payment_get_for_user(*, user, payment_id) -> Payment:
+    """Another user's payment is indistinguishable from a missing one."""
+    return get_object_or_404(Payment, pk=payment_id, user=user)
+
+
+def credit_payments_for_user(*, user, limit: int = 20) -> list[Payment]:
+    return list(Payment.objects.filter(user=user, purpose=PaymentPurpose.CREDIT_PACK).order_by("-created_at")[:limit])
