@@ -18,7 +18,12 @@ $(VENV)/.installed: requirements.txt | check-python
 	$(PY) -m pip install --quiet -r requirements.txt
 	@touch $@
 
-setup: $(VENV)/.installed
+# @google/model-viewer from npm, served at static/vendor/model-viewer/model-viewer.min.js.
+static/vendor/model-viewer/model-viewer.min.js: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	npm run --silent vendor
+
+setup: $(VENV)/.installed static/vendor/model-viewer/model-viewer.min.js
 	@mkdir -p var
 
 migrate: setup

@@ -1,0 +1,144 @@
+from rest_framework import serializers
+
+from mozukai_hub.api.serializers import StrictSerializer
+
+from ..models import Asset, AssetMeta, Job, JobEvent
+from ..transitions import TRANSITIONS
+
+
+class AssetSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(source="owner_id", read_only=True)
+    job_id = serializers.UUIDField(read_only=True)
+    stored = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Asset
+        fields = ["id", "user_id", "job_id", "asset_type", "role", "is_primary", "uri", "stored", "size",
+                  "content_type", "checksum", "width", "height", "created_at"]
+
+    def get_stored(self, asset) -> bool:
+        return bool(asset.file)
+
+
+class JobAssetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Asset
+        fields = ["id", "asset_type", "is_primary", "size", "content_type"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(source="owner_id", read_only=True)
+    session_id = serializers.UUIDField(read_only=True)
+    output_format = serializers.SerializerMethodField()
+    assets = serializers.SerializerMethodField()
+    valid_transitions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = ["id", "user_id", "session_id", "kind", "status", "stage", "progress", "prompt", "output_format",
+                  "params", "result", "error", "error_type", "engine", "provider_job_id", "credit_cost", "attempts",
+                  "assets", "valid_transitions", "last_event_seq", "created_at", "updated_at", "queued_at",
+                  "started_at", "finished_at"]
+
+    def get_output_format(self, job) -> str | None:
+        return job.params.get("output_format")
+
+    def get_assets(self, job) -> list:
+        assets = getattr(job, "asset_list", None)
+        if assets is None:
+            assets = list(job.assets.all())
+        return JobAssetSerializer(assets, many=True).data
+
+    def get_valid_transitions(self, job) -> list[str]:
+        return TRANSITIONS[job.status]
+
+
+class JobCreateSerializer(StrictSerializer):
+    session_id = serializers.UUIDField(required=False, allow_null=True)
+    prompt = serializers.CharField(required=False, allow_blank=False, max_length=2000)
+    output_format = serializers.CharField(required=False, max_length=8)
+    kind = serializers.CharField(required=False, max_length=32)
+    params = serializers.JSONField(required=False)
+    engine = serializers.CharField(required=False, max_length=32)
+    model = serializers.CharField(required=False, max_length=32, help_text="Alias of engine")
+    model_pref = serializers.CharField(required=False, max_length=32, help_text="Alias of engine")
+    start = serializers.BooleanField(required=False, default=True)
+
+    def validate_params(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Expected a JSON object.")
+        return value
+
+    def validate(self, attrs):
+        if not attrs.get("prompt") and not attrs.get("kind") and not attrs.get("params"):
+            raise serializers.ValidationError({"prompt": ["Give a prompt, or a kind with params."]})
+        attrs["engine"] = attrs.pop("engine", None) or attrs.pop("model", None) or attrs.pop("model_pref", None)
+        attrs.pop("model", None)
+        attrs.pop("model_pref", None)
+        return attrs
+
+
+class JobStatusSerializer(StrictSerializer):
+    status = serializers.CharField(max_length=32)
+    error = serializers.CharField(required=False, allow_blank=True, max_length=4000)
+    error_type = serializers.CharField(required=False, allow_blank=True, max_length=32)
+
+
+class JobEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JobEvent
+        fields = ["seq", "type", "data", "created_at"]
+
+
+class AssetRecordSerializer(StrictSerializer):
+    job_id = serializers.UUIDField(required=False, allow_null=True)
+    asset_type = serializers.ChoiceField(choices=Asset.Type.choices)
+    uri = serializers.CharField(max_length=1000)
+    size = serializers.IntegerField(required=False, min_value=0)
+    content_type = serializers.CharField(required=False, max_length=100)
+    checksum = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False)
+
+
+class AssetUploadSerializer(StrictSerializer):
+    file = serializers.FileField()
+    role = serializers.ChoiceField(choices=[r for r in Asset.Role.choices if r[0] != "output"], default="upload")
+    job_id = serializers.UUIDField(required=False, allow_null=True)
+
+
+class AssetMetaSerializer(serializers.ModelSerializer):
+    asset_id = serializers.UUIDField(read_only=True)
+    component_of = serializers.UUIDField(source="component_of_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = AssetMeta
+        fields = ["id", "asset_id", "part_name", "component_of", "position_json", "image_paths_json",
+                  "material_json", "is_composite_of", "used_for_json", "created_at", "updated_at"]
+
+
+class AssetMetaWriteSerializer(StrictSerializer):
+    asset_id = serializers.UUIDField()
+    part_name = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    component_of = serializers.UUIDField(required=False, allow_null=True)
+    position_json = serializers.JSONField(required=False)
+    image_paths_json = serializers.JSONField(required=False)
+    material_json = serializers.JSONField(required=False)
+    is_composite_of = serializers.ListField(child=serializers.UUIDField(), required=False)
+    used_for_json = serializers.JSONField(required=False)
+
+
+class AssetMetaPatchSerializer(AssetMetaWriteSerializer):
+    asset_id = None
+
+
+class DownloadURLSerializer(serializers.Serializer):
+    url = serializers.URLField()
+    download_url = serializers.URLField(help_text="Same as url")
+    expires_at = serializers.DateTimeField()
+    asset_id = serializers.UUIDField()
+    asset_type = serializers.CharField()
+
+
+class ValidTransitionsSerializer(serializers.Serializer):
+    job_id = serializers.UUIDField()
+    current_status = serializers.CharField()
+    valid_transitions = serializers.ListField(child=serializers.CharField())

@@ -1,0 +1,305 @@
+"""Jobs, assets and asset-meta API (seeds 001 and 003). Views parse, call one service, render."""
+
+from django.http import FileResponse
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.generics import GenericAPIView
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from mozukai_hub.api.errors import ApplicationError
+from mozukai_hub.client_ip import client_ip
+
+from .. import selectors, services, storage
+from ..models import Asset
+from ..transitions import TRANSITIONS, normalize_status
+from . import serializers as s
+
+
+def _job(request, job_id):
+    return selectors.job_get_for_user(user=request.user, job_id=job_id)
+
+
+def _status_param(value: str | None) -> str | None:
+    if not value:
+        return None
+    name = normalize_status(value)
+    if name is None:
+        raise ValidationError({"status": [f"Unknown status {value!r}."]})
+    return name
+
+
+def _uuid_param(request, name: str):
+    value = request.query_params.get(name)
+    if not value:
+        return None
+    try:
+        return serializers.UUIDField().to_internal_value(value)
+    except serializers.ValidationError:
+        raise ValidationError({name: ["Must be a valid UUID."]})
+
+
+class JobListView(GenericAPIView):
+    serializer_class = s.JobSerializer
+
+    @extend_schema(
+        operation_id="jobs_list",
+        parameters=[OpenApiParameter("session_id"), OpenApiParameter("status"), OpenApiParameter("kind")],
+        responses=s.JobSerializer(many=True),
+    )
+    def get(self, request):
+        jobs = selectors.job_list(
+            user=request.user, session_id=_uuid_param(request, "session_id"),
+            status=_status_param(request.query_params.get("status")), kind=request.query_params.get("kind") or None,
+        )
+        page = self.paginate_queryset(jobs)
+        return self.get_paginated_response(s.JobSerializer(page, many=True).data)
+
+    @extend_schema(request=s.JobCreateSerializer, responses={201: s.JobSerializer})
+    def post(self, request):
+        data = s.JobCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        session = selectors.job_session_get_for_user(user=request.user, session_id=v["session_id"]) if v.get("session_id") else None
+        job = services.job_create(
+            user=request.user, kind=v.get("kind"), params=v.get("params"), prompt=v.get("prompt", ""),
+            output_format=v.get("output_format"), engine=v.get("engine"), session=session,
+            client_ip=client_ip(request), start=v["start"],
+        )
+        return Response(s.JobSerializer(_job(request, job.pk)).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetailView(GenericAPIView):
+    serializer_class = s.JobSerializer
+
+    def get(self, request, job_id):
+        return Response(s.JobSerializer(_job(request, job_id)).data)
+
+    @extend_schema(request=s.JobStatusSerializer)
+    def patch(self, request, job_id):
+        return _set_status(request, job_id)
+
+
+def _set_status(request, job_id):
+    job = _job(request, job_id)
+    data = s.JobStatusSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    target = normalize_status(data.validated_data["status"])
+    if target is None:
+        raise ValidationError({"status": [f"Unknown status {data.validated_data['status']!r}."]})
+    if target != job.status:  # the same status again is an idempotent no-op
+        services.job_transition(
+            job_id=job.pk, to=target, error=data.validated_data.get("error", ""),
+            error_type=data.validated_data.get("error_type", "") or ("client" if target == "failed" else ""),
+        )
+    return Response(s.JobSerializer(_job(request, job_id)).data)
+
+
+class JobStatusView(GenericAPIView):
+    serializer_class = s.JobSerializer
+
+    @extend_schema(request=s.JobStatusSerializer)
+    def patch(self, request, job_id):
+        return _set_status(request, job_id)
+
+
+class JobStartView(GenericAPIView):
+    serializer_class = s.JobSerializer
+
+    @extend_schema(request=None)
+    def post(self, request, job_id):
+        services.job_start(job=_job(request, job_id))
+        return Response(s.JobSerializer(_job(request, job_id)).data)
+
+
+class JobCompleteView(GenericAPIView):
+    serializer_class = s.JobSerializer
+
+    @extend_schema(request=None, parameters=[OpenApiParameter("success", bool)])
+    def post(self, request, job_id):
+        job = _job(request, job_id)
+        raw = (request.query_params.get("success") or "true").lower()
+        if raw not in {"true", "false", "1", "0"}:
+            raise ValidationError({"success": ["Must be true or false."]})
+        success = raw in {"true", "1"}
+        services.job_transition(
+            job_id=job.pk, to="completed" if success else "failed",
+            error="" if success else "Reported failed by the client.", error_type="" if success else "client",
+        )
+        return Response(s.JobSerializer(_job(request, job_id)).data)
+
+
+class JobCancelView(GenericAPIView):
+    serializer_class = s.JobSerializer
+
+    @extend_schema(request=None)
+    def post(self, request, job_id):
+        services.job_cancel(job=_job(request, job_id))
+        return Response(s.JobSerializer(_job(request, job_id)).data)
+
+
+class JobValidTransitionsView(APIView):
+    @extend_schema(responses=s.ValidTransitionsSerializer)
+    def get(self, request, job_id):
+        job = _job(request, job_id)
+        return Response({"job_id": str(job.pk), "current_status": job.status, "valid_transitions": TRANSITIONS[job.status]})
+
+
+class JobEventsView(APIView):
+    @extend_schema(parameters=[OpenApiParameter("after", int)], responses=s.JobEventSerializer(many=True))
+    def get(self, request, job_id):
+        job = _job(request, job_id)
+        try:
+            after = int(request.query_params.get("after", 0))
+        except ValueError:
+            raise ValidationError({"after": ["Must be an integer."]})
+        return Response(s.JobEventSerializer(selectors.job_events_after(job=job, after=after), many=True).data)
+
+
+def _download_body(request, asset: Asset) -> dict:
+    if not asset.file:
+        raise ApplicationError("This asset is an external record; use its uri.", code="not_stored", status_code=409)
+    url, expires_at = storage.download_url(asset=asset, request=request)
+    return {"url": url, "download_url": url, "expires_at": expires_at.isoformat(), "asset_id": str(asset.pk),
+            "asset_type": asset.asset_type}
+
+
+class JobDownloadURLView(APIView):
+    # `?format=` is DRF's renderer override, so the output is chosen with `asset_type`.
+    @extend_schema(parameters=[OpenApiParameter("asset_type"), OpenApiParameter("asset_id")], responses=s.DownloadURLSerializer)
+    def get(self, request, job_id):
+        job = _job(request, job_id)
+        wanted = request.query_params.get("asset_type") or request.query_params.get("output_format")
+        asset_id = _uuid_param(request, "asset_id")
+        assets = [a for a in job.asset_list if a.file]
+        if asset_id:
+            assets = [a for a in assets if a.pk == asset_id]
+        elif wanted:
+            assets = [a for a in assets if a.asset_type == wanted.lower()]
+        else:
+            primary = selectors.job_primary_asset(job=job)
+            assets = [primary] if primary else []
+        if not assets:
+            raise ApplicationError("This job has no such output (yet).", code="no_output", status_code=404)
+        return Response(_download_body(request, assets[0]))
+
+
+class AssetListView(GenericAPIView):
+    serializer_class = s.AssetSerializer
+
+    @extend_schema(operation_id="assets_list", parameters=[OpenApiParameter("job_id")], responses=s.AssetSerializer(many=True))
+    def get(self, request):
+        page = self.paginate_queryset(selectors.asset_list(user=request.user, job_id=_uuid_param(request, "job_id")))
+        return self.get_paginated_response(s.AssetSerializer(page, many=True).data)
+
+    @extend_schema(request=s.AssetRecordSerializer, responses={201: s.AssetSerializer})
+    def post(self, request):
+        data = s.AssetRecordSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = dict(data.validated_data)
+        job_id = v.pop("job_id", None)
+        job = _job(request, job_id) if job_id else None
+        asset = services.asset_record(user=request.user, job=job, **v)
+        return Response(s.AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
+
+
+class AssetUploadView(APIView):
+    parser_classes = [MultiPartParser, FormParser]
+    throttle_scope = "uploads"
+
+    @extend_schema(request={"multipart/form-data": s.AssetUploadSerializer}, responses={201: s.AssetSerializer})
+    def post(self, request):
+        data = s.AssetUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        job = _job(request, v["job_id"]) if v.get("job_id") else None
+        asset = services.asset_upload(user=request.user, upload=v["file"], role=v["role"], job=job)
+        return Response(s.AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
+
+
+class AssetDetailView(GenericAPIView):
+    serializer_class = s.AssetSerializer
+
+    def get(self, request, asset_id):
+        return Response(s.AssetSerializer(selectors.asset_get_for_user(user=request.user, asset_id=asset_id)).data)
+
+    def delete(self, request, asset_id):
+        services.asset_delete(asset=selectors.asset_get_for_user(user=request.user, asset_id=asset_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AssetDownloadURLView(APIView):
+    @extend_schema(responses=s.DownloadURLSerializer)
+    def get(self, request, asset_id):
+        return Response(_download_body(request, selectors.asset_get_for_user(user=request.user, asset_id=asset_id)))
+
+
+def _meta_data(request, validated: dict) -> dict:
+    data = {k: v for k, v in validated.items() if k != "asset_id"}
+    if data.get("component_of"):
+        data["component_of"] = selectors.asset_get_for_user(user=request.user, asset_id=data["component_of"])
+    if "is_composite_of" in data:
+        ids = [str(i) for i in data["is_composite_of"]]
+        if selectors.asset_list(user=request.user).filter(id__in=ids).count() != len(set(ids)):
+            raise NotFound("An asset in is_composite_of does not exist.")
+        data["is_composite_of"] = ids
+    return data
+
+
+class AssetMetaListView(GenericAPIView):
+    serializer_class = s.AssetMetaSerializer
+
+    @extend_schema(operation_id="asset_meta_list", parameters=[OpenApiParameter("asset_id")], responses=s.AssetMetaSerializer(many=True))
+    def get(self, request):
+        metas = selectors.asset_meta_list(user=request.user, asset_id=_uuid_param(request, "asset_id"))
+        page = self.paginate_queryset(metas)
+        return self.get_paginated_response(s.AssetMetaSerializer(page, many=True).data)
+
+    @extend_schema(request=s.AssetMetaWriteSerializer, responses={201: s.AssetMetaSerializer})
+    def post(self, request):
+        data = s.AssetMetaWriteSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        asset = selectors.asset_get_for_user(user=request.user, asset_id=data.validated_data["asset_id"])
+        meta = services.asset_meta_create(asset=asset, data=_meta_data(request, data.validated_data))
+        return Response(s.AssetMetaSerializer(meta).data, status=status.HTTP_201_CREATED)
+
+
+class AssetMetaDetailView(GenericAPIView):
+    serializer_class = s.AssetMetaSerializer
+
+    def get(self, request, meta_id):
+        return Response(s.AssetMetaSerializer(selectors.asset_meta_get_for_user(user=request.user, meta_id=meta_id)).data)
+
+    @extend_schema(request=s.AssetMetaPatchSerializer)
+    def patch(self, request, meta_id):
+        meta = selectors.asset_meta_get_for_user(user=request.user, meta_id=meta_id)
+        data = s.AssetMetaPatchSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        meta = services.asset_meta_update(meta=meta, data=_meta_data(request, data.validated_data))
+        return Response(s.AssetMetaSerializer(meta).data)
+
+    def delete(self, request, meta_id):
+        services.asset_meta_delete(meta=selectors.asset_meta_get_for_user(user=request.user, meta_id=meta_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DownloadView(APIView):
+    """A signed link: whoever holds it may download until it expires; tampered/expired → 403."""
+
+    permission_classes = [AllowAny]
+    authentication_classes = []
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    def get(self, request, token):
+        asset_id = storage.download_token_asset_id(token)
+        if asset_id is None:
+            raise PermissionDenied("This download link is invalid or has expired.")
+        asset = Asset.objects.filter(pk=asset_id).exclude(file="").first()
+        if asset is None:
+            raise NotFound()
+        name = f"{asset.job_id or asset.pk}.{asset.asset_type}"
+        return FileResponse(asset.file.open("rb"), as_attachment=True, filename=name,
+                            content_type=asset.content_type or "application/octet-stream")

@@ -1,0 +1,99 @@
+"""Local engines for text_to_3d (prompt → template → OpenSCAD) and scad_render (given SCAD)."""
+
+from django.core.exceptions import ValidationError
+
+from mozukai_hub.api.errors import ApplicationError
+
+from .. import EngineError, register
+from .render import openscad_render, scad_source_check, stl_to_glb
+from .requirements import SUPPORTED, requirements_from_prompt
+from .templates import model_from_requirements
+
+OUTPUT_FORMATS = ("glb", "stl")
+
+
+def _output_format(params: dict) -> str:
+    value = str(params.get("output_format") or "glb").strip().lower()
+    if value not in OUTPUT_FORMATS:
+        raise ValidationError({"output_format": [f"Must be one of: {', '.join(OUTPUT_FORMATS)}."]})
+    return value
+
+
+def render_outputs(ctx, *, scad: str, output_format: str) -> dict:
+    scad_path, stl_path, glb_path = ctx.workdir / "model.scad", ctx.workdir / "model.stl", ctx.workdir / "model.glb"
+    scad_path.write_text(scad)
+    outputs = [ctx.output(path=scad_path, asset_type="scad", content_type="text/plain")]
+    ctx.progress(30, "openscad", "Rendering with OpenSCAD")
+    log = openscad_render(scad_path=scad_path, stl_path=stl_path, while_waiting=ctx.checkpoint)
+    if log.strip():
+        ctx.log(log.strip()[-1500:])
+    ctx.progress(70, "mesh", "Converting STL to GLB")
+    facts = stl_to_glb(stl_path=stl_path, glb_path=glb_path)
+    ctx.checkpoint()
+    outputs.append(ctx.output(path=stl_path, asset_type="stl", primary=output_format == "stl", content_type="model/stl"))
+    outputs.append(ctx.output(path=glb_path, asset_type="glb", primary=output_format == "glb", content_type="model/gltf-binary"))
+    ctx.progress(95, "outputs", "Outputs stored")
+    return {"mesh": facts, "outputs": outputs, "output_format": output_format}
+
+
+class TextTo3DLocal:
+    kind, name = "text_to_3d", "local"
+
+    def is_configured(self) -> bool:
+        return True
+
+    def validate_params(self, params: dict) -> dict:
+        prompt = str(params.get("prompt") or "").strip()
+        if not prompt:
+            raise ValidationError({"prompt": ["This field is required."]})
+        if len(prompt) > 2000:
+            raise ValidationError({"prompt": ["At most 2000 characters."]})
+        unknown = sorted(set(params) - {"prompt", "output_format"})
+        if unknown:
+            raise ValidationError({name: ["Unknown parameter."] for name in unknown})
+        return {"prompt": prompt, "output_format": _output_format(params)}
+
+    def run(self, ctx) -> dict:
+        ctx.stage("processing")
+        requirements = requirements_from_prompt(ctx.params["prompt"])
+        if requirements["model_type"] is None:
+            raise EngineError(
+                "Could not tell what to model from the prompt; the local engine makes: "
+                + ", ".join(t.replace("_", " ") for t in SUPPORTED) + ".",
+                error_type="unsupported_prompt",
+            )
+        try:
+            model = model_from_requirements(requirements)
+        except ApplicationError as exc:
+            raise EngineError(exc.message, error_type="bad_dimensions")
+        ctx.progress(15, "requirements", f"{model.template.replace('_', ' ')}: {model.parameters}")
+        result = render_outputs(ctx, scad=model.scad, output_format=ctx.params["output_format"])
+        return {"requirements": requirements, "template": model.template, "parameters": model.parameters,
+                "expected_bbox_mm": list(model.bbox_mm), **result}
+
+
+class ScadRenderLocal:
+    kind, name = "scad_render", "local"
+
+    def is_configured(self) -> bool:
+        return True
+
+    def validate_params(self, params: dict) -> dict:
+        scad = str(params.get("scad") or "")
+        if not scad.strip():
+            raise ValidationError({"scad": ["This field is required."]})
+        problems = scad_source_check(scad)
+        if problems:
+            raise ValidationError({"scad": problems})
+        unknown = sorted(set(params) - {"scad", "output_format", "prompt"})
+        if unknown:
+            raise ValidationError({name: ["Unknown parameter."] for name in unknown})
+        return {"scad": scad, "output_format": _output_format(params), **({"prompt": params["prompt"]} if params.get("prompt") else {})}
+
+    def run(self, ctx) -> dict:
+        ctx.stage("processing")
+        return render_outputs(ctx, scad=ctx.params["scad"], output_format=ctx.params["output_format"])
+
+
+register(TextTo3DLocal())
+register(ScadRenderLocal())

@@ -1,0 +1,66 @@
+"""Reads with ownership: another user's object is indistinguishable from a missing one."""
+
+from uuid import UUID
+
+from django.db.models import Prefetch, QuerySet
+from django.shortcuts import get_object_or_404
+
+from .models import Asset, AssetMeta, Job, JobEvent
+
+OUTPUTS = Prefetch("assets", queryset=Asset.objects.order_by("-is_primary", "asset_type"), to_attr="asset_list")
+
+
+def job_list(*, user, session_id: UUID | None = None, status: str | None = None, kind: str | None = None) -> QuerySet[Job]:
+    jobs = Job.objects.filter(owner=user).prefetch_related(OUTPUTS).order_by("-created_at")
+    if session_id:
+        jobs = jobs.filter(session_id=session_id)
+    if status:
+        jobs = jobs.filter(status=status)
+    if kind:
+        jobs = jobs.filter(kind=kind)
+    return jobs
+
+
+def job_session_get_for_user(*, user, session_id: UUID):
+    """The design session a new job joins (chat.Session, reached through the FK: pipeline does
+    not import chat, which depends on pipeline)."""
+    session_model = Job._meta.get_field("session").related_model
+    return get_object_or_404(session_model, id=session_id, owner=user)
+
+
+def job_get_for_user(*, user, job_id: UUID) -> Job:
+    return get_object_or_404(Job.objects.prefetch_related(OUTPUTS), id=job_id, owner=user)
+
+
+def job_events_after(*, job: Job, after: int = 0, limit: int = 500) -> list[JobEvent]:
+    return list(JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")[:limit])
+
+
+def job_primary_asset(*, job: Job) -> Asset | None:
+    assets = getattr(job, "asset_list", None)
+    if assets is None:
+        assets = list(job.assets.order_by("-is_primary", "-created_at"))
+    stored = [a for a in assets if a.file]
+    return next((a for a in stored if a.is_primary), stored[0] if stored else None)
+
+
+def asset_list(*, user, job_id: UUID | None = None) -> QuerySet[Asset]:
+    assets = Asset.objects.filter(owner=user).order_by("-created_at")
+    if job_id:
+        assets = assets.filter(job_id=job_id)
+    return assets
+
+
+def asset_get_for_user(*, user, asset_id: UUID) -> Asset:
+    return get_object_or_404(Asset, id=asset_id, owner=user)
+
+
+def asset_meta_list(*, user, asset_id: UUID | None = None) -> QuerySet[AssetMeta]:
+    metas = AssetMeta.objects.filter(asset__owner=user).order_by("created_at")
+    if asset_id:
+        metas = metas.filter(asset_id=asset_id)
+    return metas
+
+
+def asset_meta_get_for_user(*, user, meta_id: UUID) -> AssetMeta:
+    return get_object_or_404(AssetMeta, id=meta_id, asset__owner=user)

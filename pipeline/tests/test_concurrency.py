@@ -1,0 +1,94 @@
+"""Races on one job, with real threads on PostgreSQL: exactly one ending, credits ended once."""
+
+import threading
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from mozukai_hub.api.errors import Conflict
+from pipeline import services
+from pipeline.models import Job
+
+from .conftest import balance
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _race(*calls):
+    barrier = threading.Barrier(len(calls))
+    results = [None] * len(calls)
+
+    def run(index, call):
+        try:
+            barrier.wait(timeout=5)
+            results[index] = call()
+        except Exception as exc:  # recorded and asserted on below
+            results[index] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    return results
+
+
+def test_cancel_and_complete_race_one_wins(funded_user):
+    for _ in range(5):
+        job = services.job_create(user=funded_user, prompt="a bonsai pot")
+        services.job_transition(job_id=job.pk, to="processing")
+        results = _race(
+            lambda: services.job_transition(job_id=job.pk, to="completed"),
+            lambda: services.job_transition(job_id=job.pk, to="cancelled"),
+        )
+        assert sum(isinstance(r, Job) for r in results) == 1
+        assert sum(isinstance(r, Conflict) for r in results) == 1
+        final = Job.objects.get(pk=job.pk)
+        assert final.credits_state == ("settled" if final.status == "completed" else "released")
+    settled = Job.objects.filter(status="completed").count()
+    assert balance(funded_user) == 10 - settled
+
+
+def test_two_workers_claim_once(funded_user):
+    job = services.job_create(user=funded_user, prompt="a bonsai pot")
+    results = _race(*[lambda: services.job_claim(job_id=job.pk, lease_token=uuid.uuid4()) for _ in range(4)])
+    assert sum(isinstance(r, Job) for r in results) == 1 and results.count(None) == 3
+    assert Job.objects.get(pk=job.pk).attempts == 1
+
+
+def test_reaper_retries_then_fails_once(funded_user, settings):
+    job = services.job_create(user=funded_user, prompt="a bonsai pot")
+    assert services.job_claim(job_id=job.pk, lease_token=uuid.uuid4())
+    Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.job_reap_expired()["retried"] == [str(job.pk)]
+    Job.objects.filter(pk=job.pk).update(attempts=settings.PIPELINE_MAX_ATTEMPTS)
+    results = _race(services.job_reap_expired, services.job_reap_expired)
+    assert sorted(len(r["failed"]) for r in results) == [0, 1]
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_type == "worker_lost" and balance(funded_user) == 10
+
+
+def test_reaper_requeues_lost_queue_messages_and_fails_stuck_validation(funded_user, settings):
+    queued = services.job_create(user=funded_user, prompt="a bonsai pot")
+    stuck = services.job_create(user=funded_user, prompt="a bonsai pot", start=False)
+    services.job_transition(job_id=stuck.pk, to="validating")
+    old = timezone.now() - timedelta(seconds=10 * settings.PIPELINE_LEASE_SECONDS)
+    Job.objects.filter(pk=queued.pk).update(queued_at=old)
+    Job.objects.filter(pk=stuck.pk).update(updated_at=old)
+    outcome = services.job_reap_expired()
+    assert outcome == {"retried": [str(queued.pk)], "failed": [str(stuck.pk)]}
+    assert Job.objects.get(pk=stuck.pk).error_type == "validation_interrupted"
+    assert balance(funded_user) == 9  # the queued job still holds its credit
+
+
+@pytest.mark.django_db
+def test_reaper_is_scheduled_every_minute():
+    from django_q.models import Schedule
+
+    schedule = Schedule.objects.get(func="pipeline.tasks.jobs_reap")
+    assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1 and schedule.repeats == -1

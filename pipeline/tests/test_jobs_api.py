@@ -1,0 +1,103 @@
+import pytest
+
+from chat.models import Session
+from mozukai_hub.testing.fixtures import bearer_client, make_user
+from pipeline.models import Job, JobEvent
+
+from .conftest import balance, grant
+
+
+@pytest.mark.django_db
+def test_create_seed_shape_with_session(auth_client, funded_user):
+    session = Session.objects.create(owner=funded_user, name="Design Session 1")
+    response = auth_client.post(
+        "/api/v1/jobs", {"session_id": str(session.id), "prompt": "a red chair", "output_format": "glb"}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["session_id"] == str(session.id)
+    assert body["kind"] == "text_to_3d" and body["engine"] == "local" and body["output_format"] == "glb"
+    assert body["prompt"] == "a red chair" and body["credit_cost"] == 1
+    assert [e.data["status"] for e in JobEvent.objects.filter(job_id=body["id"]).order_by("seq")] == [
+        "pending", "validating", "queued"]
+    listed = auth_client.get(f"/api/v1/jobs?session_id={session.id}")
+    assert [j["id"] for j in listed.json()] == [body["id"]]
+    assert auth_client.get("/api/v1/jobs?status=queued&kind=text_to_3d").json()[0]["id"] == body["id"]
+    assert auth_client.get("/api/v1/jobs?status=completed").json() == []
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ({"kind": "hologram", "params": {}}, "unknown_kind"),
+        ({"prompt": "a pot", "engine": "warp-drive"}, "unknown_engine"),
+        ({"kind": "photogrammetry", "params": {}}, "unknown_engine"),  # no engine configured for it here
+        ({"prompt": "a pot", "output_format": "obj"}, "validation_error"),
+        ({"prompt": "a pot", "colour": "red"}, "validation_error"),
+        ({"kind": "scad_render", "params": {"scad": "import(\"/etc/passwd\");"}}, "validation_error"),
+        ({"kind": "scad_render", "params": {"scad": "$fn = 100000; sphere(5);"}}, "validation_error"),
+        ({}, "validation_error"),
+    ],
+)
+def test_bad_input_is_400_and_stores_nothing(auth_client, funded_user, payload, code):
+    response = auth_client.post("/api/v1/jobs", payload, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == code
+    assert Job.objects.count() == 0 and JobEvent.objects.count() == 0
+    assert balance(funded_user) == 10
+
+
+@pytest.mark.django_db
+def test_not_enough_credits_is_402_and_no_job(auth_client, user):
+    response = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot 120 mm wide"}, format="json")
+    assert response.status_code == 402
+    assert response.json()["error"]["code"] == "insufficient_credits"
+    assert Job.objects.count() == 0 and JobEvent.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_free_kind_needs_no_credits(auth_client, user):
+    response = auth_client.post("/api/v1/jobs", {"kind": "scad_render", "params": {"scad": "cube(10);"}}, format="json")
+    assert response.status_code == 201 and response.json()["credit_cost"] == 0
+
+
+@pytest.mark.django_db
+def test_other_users_session_is_404(auth_client, funded_user, other_user):
+    session = Session.objects.create(owner=other_user, name="theirs")
+    response = auth_client.post("/api/v1/jobs", {"session_id": str(session.id), "prompt": "a pot"}, format="json")
+    assert response.status_code == 404
+    assert Job.objects.count() == 0 and balance(funded_user) == 10
+
+
+@pytest.mark.django_db
+def test_anonymous_cannot_create_or_list(api_client):
+    assert api_client.post("/api/v1/jobs", {"prompt": "a pot"}, format="json").status_code == 401
+    assert api_client.get("/api/v1/jobs").status_code == 401
+    assert Job.objects.count() == 0
+
+
+@pytest.mark.django_db
+def test_list_query_count_is_bounded(django_assert_max_num_queries):
+    owner = make_user()
+    grant(owner, 100)
+    client = bearer_client(owner)
+    for _ in range(3):
+        client.post("/api/v1/jobs", {"prompt": "a bonsai pot"}, format="json")
+    # auth user + session-less count + page + prefetched assets (+ savepoint noise): the same for 3 or 15
+    with django_assert_max_num_queries(6):
+        assert len(client.get("/api/v1/jobs?page_size=100").json()) == 3
+    for _ in range(12):
+        client.post("/api/v1/jobs", {"prompt": "a bonsai pot"}, format="json")
+    with django_assert_max_num_queries(6):
+        response = client.get("/api/v1/jobs?page_size=100")
+    assert len(response.json()) == 15 and response["X-Total-Count"] == "15"
+
+
+@pytest.mark.django_db
+def test_events_after(auth_client, funded_user):
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot"}, format="json").json()["id"]
+    events = auth_client.get(f"/api/v1/jobs/{job_id}/events").json()
+    assert [e["seq"] for e in events] == [1, 2, 3]
+    assert [e["seq"] for e in auth_client.get(f"/api/v1/jobs/{job_id}/events?after=2").json()] == [3]
+    assert auth_client.get(f"/api/v1/jobs/{job_id}/events?after=x").status_code == 400

@@ -1,0 +1,71 @@
+"""Jobs pages: list with a text-to-3D form, detail with live progress, 3D preview, downloads."""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from mozukai_hub.api.errors import ApplicationError
+from mozukai_hub.client_ip import client_ip
+
+from . import selectors, services, storage
+
+
+class TextTo3DForm(forms.Form):
+    prompt = forms.CharField(
+        max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
+        initial="a bonsai pot 120 mm wide, 40 mm tall, with a drainage hole",
+        help_text="Bonsai pot, planter/tray, enclosure box, bracket or quadcopter frame, with sizes in mm or cm.",
+    )
+    output_format = forms.ChoiceField(choices=[("glb", "GLB (3D preview)"), ("stl", "STL (printing)")], initial="glb")
+
+
+@login_required
+def job_list(request):
+    form = TextTo3DForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.job_create(
+                user=request.user, prompt=form.cleaned_data["prompt"],
+                output_format=form.cleaned_data["output_format"], client_ip=client_ip(request),
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        except ValidationError as exc:
+            for error in exc.messages:
+                form.add_error(None, error)
+        else:
+            return redirect("pipeline-job-detail", job_id=job.pk)
+    page = Paginator(selectors.job_list(user=request.user, status=request.GET.get("status") or None), 25).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "pipeline/job_list.html", {"form": form, "page": page})
+
+
+@login_required
+def job_detail(request, job_id):
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    outputs = []
+    for asset in job.asset_list:
+        if asset.file:
+            url, expires_at = storage.download_url(asset=asset, request=request)
+            outputs.append({"asset": asset, "url": url, "expires_at": expires_at})
+    glb = next((o for o in outputs if o["asset"].asset_type == "glb"), None)
+    events = selectors.job_events_after(job=job, after=max(0, job.last_event_seq - 50))
+    return render(request, "pipeline/job_detail.html", {"job": job, "outputs": outputs, "glb": glb, "events": events})
+
+
+@login_required
+@require_POST
+def job_cancel(request, job_id):
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    try:
+        services.job_cancel(job=job)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Job cancelled; its credits were returned.")
+    return redirect("pipeline-job-detail", job_id=job.pk)
