@@ -1,0 +1,1 @@
+"""Writes for the shop; one module per entity (products, orders, payments)."""
