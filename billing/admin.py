@@ -3,7 +3,7 @@ adjustment (with a reason), payments through a refund, events through a retry.""
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 
 from mozukai_hub.api.errors import ApplicationError
@@ -52,10 +52,10 @@ class CreditAccountAdmin(ReadOnlyAdmin):
     inlines = [CreditEntryInline]
     actions = ["adjust_credits"]
 
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_staff
+    def has_adjust_credits_permission(self, request) -> bool:
+        return request.user.has_perm("billing.adjust_credits")
 
-    @admin.action(description="Adjust credits (asks for an amount and a reason)")
+    @admin.action(description="Adjust credits (asks for an amount and a reason)", permissions=["adjust_credits"])
     def adjust_credits(self, request, queryset):
         form = AdjustCreditsForm(request.POST if "apply" in request.POST else None)
         if "apply" in request.POST and form.is_valid():
@@ -65,7 +65,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
                     services.credits_adjust(account=account, amount=form.cleaned_data["amount"],
                                             reason=form.cleaned_data["reason"], staff_user=request.user)
                     done += 1
-                except ValidationError as exc:
+                except (ValidationError, PermissionDenied) as exc:
                     self.message_user(request, f"{account}: {'; '.join(exc.messages)}", messages.ERROR)
             if done:
                 self.message_user(request, f"Adjusted {done} account(s) by {form.cleaned_data['amount']:+d}.", messages.SUCCESS)
@@ -93,7 +93,10 @@ class PaymentAdmin(ReadOnlyAdmin):
     search_fields = ["id", "reference", "stripe_id", "payment_intent_id", "user__email"]
     actions = ["refund"]
 
-    @admin.action(description="Refund selected payments")
+    def has_refund_payment_permission(self, request) -> bool:
+        return request.user.has_perm("billing.refund_payment")
+
+    @admin.action(description="Refund selected payments", permissions=["refund_payment"])
     def refund(self, request, queryset):
         for payment in queryset:
             try:

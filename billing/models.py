@@ -26,6 +26,8 @@ class CreditAccount(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        # Staff change balances only through this permission (view_creditaccount only shows them).
+        permissions = [("adjust_credits", "Can adjust credit balances")]
         constraints = [
             models.CheckConstraint(
                 condition=(Q(user__isnull=False) & Q(client_ip__isnull=True)) | (Q(user__isnull=True) & Q(client_ip__isnull=False)),
@@ -132,8 +134,12 @@ class PaymentStatus(models.TextChoices):
 PAYMENT_TRANSITIONS: dict[str, set[str]] = {
     PaymentStatus.PENDING: {PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELED},
     PaymentStatus.PROCESSING: {PaymentStatus.SUCCEEDED, PaymentStatus.FAILED, PaymentStatus.CANCELED},
-    # A PaymentIntent whose attempt failed can still be paid with another card.
-    PaymentStatus.FAILED: {PaymentStatus.PROCESSING, PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED},
+    # A PaymentIntent whose attempt failed can still be paid with another card (→ succeeded).
+    # Never back to processing: a late `checkout.session.completed` (unpaid) or
+    # `payment_intent.processing` would revive a payment that ended failed, and its next
+    # failure would run the handler's on_failed a second time. A retry with a delayed method
+    # stays failed until it succeeds.
+    PaymentStatus.FAILED: {PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED},
     PaymentStatus.SUCCEEDED: {PaymentStatus.REFUNDED},
     PaymentStatus.CANCELED: set(),
     PaymentStatus.REFUNDED: set(),
@@ -168,6 +174,7 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [("refund_payment", "Can refund payments")]
         constraints = [
             models.UniqueConstraint(fields=["purpose", "reference"], name="payment_purpose_reference_unique"),
             models.CheckConstraint(condition=Q(status__in=PaymentStatus.values), name="payment_status_valid"),

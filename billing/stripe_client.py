@@ -13,6 +13,7 @@ from typing import Any
 
 import stripe
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 from mozukai_hub.api.errors import ApplicationError
 
@@ -83,6 +84,18 @@ def refund_create(*, params: dict[str, Any], idempotency_key: str) -> dict[str, 
     return _call(client.v1.refunds.create, params, {"idempotency_key": idempotency_key})
 
 
+def webhook_tolerance() -> int:
+    """Seconds a signed webhook stays acceptable. stripe-python skips the age check for a
+    tolerance of 0 (and refuses everything below), so anything but a positive number is a
+    configuration error, raised on every delivery (Stripe redelivers once it is fixed)."""
+    tolerance = settings.STRIPE_WEBHOOK_TOLERANCE
+    if isinstance(tolerance, bool) or not isinstance(tolerance, int) or tolerance <= 0:
+        raise ImproperlyConfigured(
+            f"STRIPE_WEBHOOK_TOLERANCE must be a positive number of seconds (got {tolerance!r}); "
+            "0 would accept replayed webhooks of any age.")
+    return tolerance
+
+
 def webhook_event_verify(*, payload: bytes, signature: str | None) -> dict[str, Any]:
     """The event, if `signature` is Stripe's for `payload` with our endpoint secret and recent.
 
@@ -93,8 +106,9 @@ def webhook_event_verify(*, payload: bytes, signature: str | None) -> dict[str, 
         raise WebhookSignatureInvalid("Webhooks are not configured (STRIPE_WEBHOOK_SECRET is not set).")
     if not signature:
         raise WebhookSignatureInvalid("Missing Stripe-Signature header.")
+    tolerance = webhook_tolerance()
     try:
-        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, settings.STRIPE_WEBHOOK_TOLERANCE)
+        stripe.WebhookSignature.verify_header(payload.decode("utf-8"), signature, secret, tolerance)
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
         raise WebhookSignatureInvalid(f"Invalid signature: {exc}") from exc
     try:

@@ -17,6 +17,14 @@ def idempotency_owner(request) -> str:
     return f"ip:{client_ip(request)}"
 
 
+def endpoint_of(view) -> str:
+    """Which endpoint a request reached, whatever the URL spelling. Not `resolver_match.view_name`:
+    `api_path` routes `/credits/consume` and `/credits/consume/` to the same view but names only
+    the first, so their view names differ; the view class is the same for both."""
+    view_class = type(view)
+    return f"{view_class.__module__}.{view_class.__qualname__}"
+
+
 def idempotent(method):
     """Replay the stored response for a repeated key and body; refuse another body (422)."""
 
@@ -28,7 +36,7 @@ def idempotent(method):
         key = key.strip()
         claim = idempotent_request_claim(
             owner=idempotency_owner(request), key=key, method=request.method, path=request.path,
-            fingerprint=request_fingerprint(method=request.method, path=request.path, body=request.data),
+            fingerprint=request_fingerprint(method=request.method, endpoint=endpoint_of(self), body=request.data),
         )
         if claim.record is None:
             response = Response(claim.replay_body, status=claim.replay_status)

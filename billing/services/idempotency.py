@@ -39,8 +39,9 @@ class Claim:
     replay_body: object = None
 
 
-def request_fingerprint(*, method: str, path: str, body: object) -> str:
-    canonical = json.dumps({"method": method, "path": path, "body": body}, sort_keys=True, default=str)
+def request_fingerprint(*, method: str, endpoint: str, body: object) -> str:
+    """What makes two requests "the same": method, endpoint (not the URL's spelling) and body."""
+    canonical = json.dumps({"method": method, "endpoint": endpoint, "body": body}, sort_keys=True, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

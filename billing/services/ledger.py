@@ -16,6 +16,7 @@ entry and moves the balance in ONE atomic step, so the two never disagree:
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -66,6 +67,12 @@ def price_quote(*, item: str, quantity: int = 1) -> int:
 def _check_amount(amount: int) -> None:
     if isinstance(amount, bool) or not isinstance(amount, int) or not 0 < amount <= MAX_AMOUNT:
         raise ValidationError({"amount": [f"Enter a whole number of credits from 1 to {MAX_AMOUNT}."]})
+
+
+def client_key_digest(idempotency_key: str) -> str:
+    """A client's `Idempotency-Key` (up to 255 characters) as 64 hex digits, so the keys we
+    derive from it (a prefix plus the key) still fit their 255-character columns."""
+    return hashlib.sha256(idempotency_key.encode()).hexdigest()
 
 
 def _now():
@@ -121,11 +128,11 @@ def _insert_entry(cursor, *, account_id: int, kind: str, amount: int, key: str, 
     return row[0] if row else None
 
 
-def _replay(key: str, *, account_id: int | None, kind: str, amount: int) -> Movement:
+def _replay(key: str, *, account_id: int, kind: str, amount: int) -> Movement:
     entry = CreditEntry.objects.filter(idempotency_key=key).values("id", "account_id", "kind", "amount").first()
     if entry is None:
         raise RuntimeError(f"ledger entry {key!r} vanished")  # only a deleted owner can do that
-    if (account_id is not None and entry["account_id"] != account_id) or entry["kind"] != kind or entry["amount"] != amount:
+    if entry["account_id"] != account_id or entry["kind"] != kind or entry["amount"] != amount:
         raise Conflict("This idempotency key was already used for a different credit movement.", code="idempotency_key_reused")
     return Movement(entry["id"], entry["account_id"], entry["amount"], None, True)
 
@@ -220,7 +227,10 @@ def _spend(*, owner: tuple[str, object], kind: str, amount: int, key: str, refer
         column, value = owner
         account = CreditAccount.objects.filter(**{column: value}).values("id", "balance").first()
         if may_replay and CreditEntry.objects.filter(idempotency_key=key).exists():
-            return _replay(key, account_id=account["id"] if account else None, kind=kind, amount=-amount)
+            if account is None:  # the key is taken, and by someone else: this caller has no account yet
+                raise Conflict("This idempotency key was already used for a different credit movement.",
+                               code="idempotency_key_reused")
+            return _replay(key, account_id=account["id"], kind=kind, amount=-amount)
         if account is None and first_try:
             _ensure_account(owner)  # a new visitor's free credits are granted here
             continue
@@ -236,14 +246,16 @@ def credits_consume(*, user=None, client_ip: str | None = None, amount: int, rea
     """Spend `amount` credits now. Same `idempotency_key` again: the first result, nothing new."""
     _check_amount(amount)
     owner = _owner_of(user=user, client_ip=client_ip)
-    key = f"consume:{owner[0]}={owner[1]}:{idempotency_key}" if idempotency_key else f"consume:{uuid.uuid4()}"
+    key = (f"consume:{owner[0]}={owner[1]}:{client_key_digest(idempotency_key)}" if idempotency_key
+           else f"consume:{uuid.uuid4()}")
     return _spend(owner=owner, kind=EntryKind.CONSUME, amount=amount, key=key, reference=reference, reason=reason,
                   may_replay=bool(idempotency_key))  # a fresh random key cannot have been used
 
 
 def credits_hold(*, user, client_ip: str | None = None, amount: int, reference: str) -> None:
     """Reserve `amount` credits for `reference` (e.g. "job:<uuid>"); `user=None` spends the
-    client IP's free credits. Same reference again, or amount 0: nothing happens."""
+    client IP's free credits. Same reference, amount and account again, or amount 0: nothing
+    happens. The reference already held for another amount or account: `Conflict` (409)."""
     if amount == 0:
         return
     _check_amount(amount)
@@ -252,10 +264,11 @@ def credits_hold(*, user, client_ip: str | None = None, amount: int, reference: 
     key = f"hold:{reference}"
     owner = _owner_of(user=user, client_ip=client_ip)
     try:
+        # A repeat (or a concurrent twin) with the same amount and account replays quietly.
         _spend(owner=owner, kind=EntryKind.HOLD, amount=amount, key=key, reference=reference,
                reason=f"Hold for {reference}")
-    except Conflict:
-        return  # the same reference was held concurrently (perhaps for another amount): a no-op
+    except Conflict as exc:
+        raise Conflict(f"{reference} is already held for another amount or account.", code="hold_conflict") from exc
 
 
 def credits_settle(*, reference: str) -> None:
@@ -312,8 +325,8 @@ def credits_refund(*, user, amount: int, reference: str, reason: str) -> Movemen
 
 def credits_adjust(*, account: CreditAccount, amount: int, reason: str, staff_user, idempotency_key: str | None = None) -> Movement:
     """A staff correction, up or down, always with a reason."""
-    if not (staff_user and staff_user.is_active and staff_user.is_staff):
-        raise PermissionDenied("Only staff can adjust credits.")
+    if not (staff_user and staff_user.is_active and staff_user.is_staff and staff_user.has_perm("billing.adjust_credits")):
+        raise PermissionDenied("Only staff with the adjust_credits permission can adjust credits.")
     if isinstance(amount, bool) or not isinstance(amount, int) or amount == 0 or abs(amount) > MAX_AMOUNT:
         raise ValidationError({"amount": [f"Enter a non-zero whole number from -{MAX_AMOUNT} to {MAX_AMOUNT}."]})
     reason = (reason or "").strip()

@@ -24,6 +24,7 @@ from mozukai_hub.api.errors import ApplicationError, Conflict
 from .. import stripe_client
 from ..models import PAYMENT_TRANSITIONS, Payment, PaymentKind, PaymentPurpose, PaymentStatus
 from ..payments import payment_handler_for
+from .ledger import client_key_digest
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +100,9 @@ def credit_checkout_create(*, user, pack: int, idempotency_key: str | None = Non
         raise ValidationError({"pack": [f"Choose a pack of {', '.join(str(p) for p in sorted(packs))} credits."]})
     price, currency = packs[pack], settings.CREDIT_CURRENCY.lower()
     _require_payments()
-    reference = f"checkout:{user.pk}:{idempotency_key}" if idempotency_key else f"checkout:{uuid.uuid4()}"
+    # The client's key is hashed: a 255-character key plus our prefix must still fit `reference`.
+    reference = (f"checkout:{user.pk}:{client_key_digest(idempotency_key)}" if idempotency_key
+                 else f"checkout:{uuid.uuid4()}")
     payment = _payment_claim(user=user, purpose=PaymentPurpose.CREDIT_PACK, reference=reference,
                              kind=PaymentKind.CHECKOUT_SESSION, amount_minor=price, currency=currency,
                              description=f"{pack} credits", credits=pack)

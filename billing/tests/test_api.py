@@ -183,3 +183,35 @@ def test_the_idempotency_purge_is_scheduled_daily():
     schedule = Schedule.objects.get(name="Purge stored idempotent responses")
     assert schedule.func == "django.core.management.call_command"
     assert schedule.args == "'billing_purge_idempotency'" and schedule.schedule_type == Schedule.DAILY
+
+
+def test_a_255_character_idempotency_key_works_and_replays(user, auth_client, dev_payments):
+    fund(user)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "c" * 255}
+    first = auth_client.post("/api/v1/credits/consume", {"amount": 2}, **headers)
+    again = auth_client.post("/api/v1/credits/consume", {"amount": 2}, **headers)
+    assert (first.status_code, again.status_code) == (200, 200), first.content
+    assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert CreditAccount.objects.get(user=user).balance == 8
+
+    headers = {"HTTP_IDEMPOTENCY_KEY": "p" * 255}
+    first = auth_client.post("/api/v1/credits/checkout", {"pack": 5}, **headers)
+    again = auth_client.post("/api/v1/credits/checkout", {"pack": 5}, **headers)
+    assert (first.status_code, again.status_code) == (201, 201), first.content
+    assert again.json() == first.json() and Payment.objects.count() == 1
+    too_long = auth_client.post("/api/v1/credits/consume", {"amount": 1}, HTTP_IDEMPOTENCY_KEY="c" * 256)
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "invalid_idempotency_key"
+    assert CreditAccount.objects.get(user=user).balance == 8
+
+
+def test_an_idempotency_key_replays_across_the_trailing_slash_spelling(user, auth_client):
+    fund(user)
+    headers = {"HTTP_IDEMPOTENCY_KEY": "slash-or-not"}
+    first = auth_client.post("/api/v1/credits/consume", {"amount": 2}, **headers)
+    again = auth_client.post("/api/v1/credits/consume/", {"amount": 2}, **headers)
+    assert (first.status_code, again.status_code) == (200, 200), again.content
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert CreditAccount.objects.get(user=user).balance == 8
+    # Another endpoint with the same key and method is another request.
+    other = auth_client.post("/api/v1/credits/checkout/", {"amount": 2}, **headers)
+    assert other.status_code == 422 and other.json()["error"]["code"] == "idempotency_key_reused"

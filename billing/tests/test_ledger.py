@@ -20,6 +20,14 @@ def ledger_sum(user) -> int:
     return sum(CreditEntry.objects.filter(account__user=user).values_list("amount", flat=True))
 
 
+def adjusting_staff():
+    from django.contrib.auth.models import Permission
+
+    staff = make_user(is_staff=True)
+    staff.user_permissions.add(Permission.objects.get(content_type__app_label="billing", codename="adjust_credits"))
+    return staff
+
+
 def grant(user, amount, key="welcome"):
     return services.credits_grant(user=user, amount=amount, reason="test", idempotency_key=f"{user.pk}:{key}")
 
@@ -135,7 +143,7 @@ def test_refund_after_spending_goes_below_zero_and_blocks_spending_until_topped_
 
 
 def test_adjustment_needs_staff_and_a_reason(user):
-    staff = make_user(is_staff=True)
+    staff = adjusting_staff()
     account = services.credit_account_for(user=user)
     with pytest.raises(PermissionDenied):
         services.credits_adjust(account=account, amount=5, reason="goodwill", staff_user=user)
@@ -183,7 +191,7 @@ def test_check_ledger_command_passes_and_catches_a_drifted_balance(user, capsys)
 def test_a_user_with_ledger_rows_and_payments_can_delete_their_account(user):
     from billing.models import Payment
 
-    staff = make_user(is_staff=True)
+    staff = adjusting_staff()
     grant(user, 5)
     services.credits_hold(user=user, amount=2, reference="job:8")
     payment = Payment.objects.create(user=user, purpose="credit_pack", reference="checkout:x", kind="checkout_session",
@@ -209,3 +217,31 @@ def test_database_refuses_an_entry_whose_sign_contradicts_its_kind(user):
     with pytest.raises(IntegrityError), transaction.atomic():
         CreditEntry.objects.create(account=account, kind=EntryKind.CONSUME, amount=5, idempotency_key="bad")
     assert connection.vendor == "postgresql"  # money tests run on PostgreSQL
+
+
+def test_a_hold_on_a_held_reference_with_another_amount_or_account_is_a_409(user, other_user, settings):
+    settings.DEFAULT_FREE_CREDITS = 3
+    grant(user, 10)
+    grant(other_user, 10)
+    services.credits_hold(user=user, amount=3, reference="job:clash")
+    services.credits_hold(user=user, amount=3, reference="job:clash")  # a true repeat: quiet no-op
+    entries = CreditEntry.objects.count()
+    for kwargs in ({"user": user, "amount": 4}, {"user": other_user, "amount": 3},
+                   {"user": None, "client_ip": "203.0.113.77", "amount": 3}):
+        with pytest.raises(Conflict) as caught:
+            services.credits_hold(reference="job:clash", **kwargs)
+        assert caught.value.status_code == 409
+    assert (balance(user), balance(other_user)) == (7, 10)
+    assert CreditEntry.objects.filter(kind=EntryKind.HOLD).count() == 1
+    assert CreditEntry.objects.count() == entries
+
+
+def test_a_client_key_of_255_characters_fits_the_ledger_key(user):
+    grant(user, 10)
+    key = "k" * 255
+    first = services.credits_consume(user=user, amount=2, idempotency_key=key)
+    again = services.credits_consume(user=user, amount=2, idempotency_key=key)
+    other = services.credits_consume(user=user, amount=2, idempotency_key="k" * 254 + "x")
+    assert (first.replayed, again.replayed, other.replayed) == (False, True, False)
+    assert again.entry_id == first.entry_id
+    assert balance(user) == 6 == ledger_sum(user)

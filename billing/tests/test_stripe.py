@@ -267,3 +267,83 @@ def test_a_lost_create_answer_is_recovered_from_the_webhook(user, stripe_server)
     foreign = {**session, "id": "cs_test_not_ours", "client_reference_id": "not-a-uuid", "metadata": {}}
     assert deliver(event("checkout.session.completed", foreign)).status_code == 200
     assert balance(user) == 5
+
+
+class RecordingPackHandler:
+    """The real credit-pack handler, with a record of what it was asked to do."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, []
+
+    def on_succeeded(self, payment):
+        self.calls.append("succeeded")
+        self.real.on_succeeded(payment)
+
+    def on_failed(self, payment):
+        self.calls.append("failed")
+        self.real.on_failed(payment)
+
+    def on_refunded(self, payment):
+        self.calls.append("refunded")
+        self.real.on_refunded(payment)
+
+
+@pytest.fixture
+def pack_handler():
+    from billing import payments
+
+    real = payments._handlers["credit_pack"]
+    recorder = RecordingPackHandler(real)
+    payments._handlers["credit_pack"] = recorder
+    yield recorder
+    payments._handlers["credit_pack"] = real
+
+
+def test_a_late_unpaid_completion_does_not_revive_a_failed_checkout(user, stripe_server, pack_handler):
+    payment, _ = start_checkout(user)
+    session = {**stripe_server.public(stripe_server.sessions[payment.stripe_id]), "status": "complete",
+               "payment_status": "unpaid"}
+    assert deliver(event("checkout.session.async_payment_failed", session)).status_code == 200
+    assert deliver(event("checkout.session.completed", session)).status_code == 200  # arrives late
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert deliver(event("checkout.session.async_payment_failed", session)).status_code == 200  # a second copy
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.FAILED
+    assert pack_handler.calls == ["failed"]
+    assert balance(user) == 0
+
+
+def test_a_pack_paid_after_its_buyer_left_is_refunded_once(user, stripe_server, caplog,
+                                                            django_capture_on_commit_callbacks):
+    payment, _ = start_checkout(user)
+    session = stripe_server.pay_session(payment.stripe_id)
+    user.delete()
+    with caplog.at_level("WARNING", logger="billing"), django_capture_on_commit_callbacks(execute=True):
+        assert deliver(event("checkout.session.completed", session)).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert deliver(event("payment_intent.succeeded", stripe_server.intents[session["payment_intent"]])).status_code == 200
+        assert deliver(event("checkout.session.completed", session)).status_code == 200
+    [refund] = stripe_server.calls("POST", "/v1/refunds")
+    assert refund["idempotency_key"] == f"refund:{payment.pk}"
+    assert refund["params"]["payment_intent"] == session["payment_intent"]
+    assert "deleted" in refund["params"]["metadata"]["reason"]
+    payment.refresh_from_db()
+    assert payment.status == PaymentStatus.REFUNDED and payment.user_id is None
+    assert not CreditEntry.objects.exists()
+    assert any(r.levelname == "WARNING" and str(payment.pk) in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("tolerance", [0, -1])
+def test_a_webhook_tolerance_that_would_disable_the_replay_check_is_refused(user, stripe_server, settings, tolerance):
+    from django.core.exceptions import ImproperlyConfigured
+
+    payment, _ = start_checkout(user)
+    completed = event("checkout.session.completed", stripe_server.pay_session(payment.stripe_id))
+    settings.STRIPE_WEBHOOK_TOLERANCE = tolerance
+    before = billing_counts()
+    for timestamp in (int(time.time()) - 86400, None):  # a day-old replay, and a fresh delivery
+        with pytest.raises(ImproperlyConfigured, match="STRIPE_WEBHOOK_TOLERANCE"):
+            deliver(completed, timestamp=timestamp)
+    assert billing_counts() == before
+    assert balance(user) == 0
