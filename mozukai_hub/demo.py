@@ -4,6 +4,8 @@ from django.utils.module_loading import import_string
 
 DEMO_SEEDERS = [
     "accounts.demo.seed_accounts",
+    "pipeline.demo.seed_pipeline",
+    "catalog.demo.seed_catalog",
 ]
 
 

@@ -10,6 +10,7 @@ Two shapes of deployment share this one module:
   stands in for them.
 """
 
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -80,7 +81,10 @@ INSTALLED_APPS = [
     "django_q",
     "mozukai_hub",
     "accounts",
+    "pipeline",
+    "chat",
     "billing",
+    "catalog",
 ]
 
 GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", default="")
@@ -126,7 +130,11 @@ TEMPLATES = [
 
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # django-q2 forks its worker processes, and a psycopg pool (open sockets and background
+    # threads) does not survive a fork: the task cluster uses plain per-task connections.
+    running_task_cluster = len(sys.argv) > 1 and sys.argv[1] == "qcluster"
+    use_pool = env.bool("DATABASE_POOL", default=True) and not running_task_cluster
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and use_pool:
         # psycopg 3's pool; CONN_MAX_AGE must stay 0 with it (and under ASGI in general).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -285,6 +293,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["mozukai_hub.api.schema.drop_trailing_slash_duplicates"],
+    # Several models have a `status`; name each choice set after its model in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "JobStatusEnum": "pipeline.models.Job.Status",
+        "SessionStatusEnum": "chat.models.Session.Status",
+        "OrderStatusEnum": "catalog.models.OrderStatus",
+        "PaymentStatusEnum": "billing.models.PaymentStatus",
+        "StripeEventStatusEnum": "billing.models.StripeEventStatus",
+    },
 }
 
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are believed.
@@ -316,6 +332,70 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=5 * 1024 * 1024)
+
+# --- Shop ---------------------------------------------------------------------------------
+
+# Currency of new products (ISO 4217, lower case as Stripe spells it).
+SHOP_CURRENCY = env.str("SHOP_CURRENCY", default="usd").lower()
+# An unpaid (pending) order gives its stock back after this many minutes.
+SHOP_ORDER_EXPIRY_MINUTES = env.int("SHOP_ORDER_EXPIRY_MINUTES", default=30)
+# How long a cached page of the public product list lives (it is also dropped on any change).
+SHOP_PRODUCT_LIST_CACHE_SECONDS = env.int("SHOP_PRODUCT_LIST_CACHE_SECONDS", default=300)
+# Products at or below this stock show as "low stock" (admin filter, product pages).
+SHOP_LOW_STOCK_THRESHOLD = env.int("SHOP_LOW_STOCK_THRESHOLD", default=5)
+# Most units of one product in one order.
+SHOP_MAX_QUANTITY_PER_LINE = env.int("SHOP_MAX_QUANTITY_PER_LINE", default=99)
+
+# --- Pipeline -----------------------------------------------------------------------------
+
+# Engine per kind when the request names none; a kind without an entry has no engine (400).
+PIPELINE_DEFAULT_ENGINES = {"text_to_3d": "local", "scad_render": "local"}
+# Seconds a worker's claim on a job lasts without renewal; an expired lease is retried by the reaper.
+PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=60)
+# Runs of one job (worker deaths included) before it ends `failed`.
+PIPELINE_MAX_ATTEMPTS = env.int("PIPELINE_MAX_ATTEMPTS", default=3)
+# Extra engine modules to import (each registers engines); used by the worker-crash tests.
+PIPELINE_ENGINE_MODULES = env.list("PIPELINE_ENGINE_MODULES", default=[])
+OPENSCAD_BINARY = env.str("OPENSCAD_BINARY", default="openscad")
+OPENSCAD_TIMEOUT_SECONDS = env.int("OPENSCAD_TIMEOUT_SECONDS", default=60)
+OPENSCAD_MAX_FN = env.int("OPENSCAD_MAX_FN", default=96)
+# RunPod serverless (remote engine "runpod" for text_to_3d and scad_render): off unless both are set.
+RUNPOD_API_KEY = env.str("RUNPOD_API_KEY", default="")
+RUNPOD_ENDPOINT_ID = env.str("RUNPOD_ENDPOINT_ID", default="")
+RUNPOD_BASE_URL = env.str("RUNPOD_BASE_URL", default="https://api.runpod.ai/v2")
+RUNPOD_POLL_SECONDS = env.float("RUNPOD_POLL_SECONDS", default=2.0)
+# Stays below Q_TIMEOUT so the task ends (and cancels the remote job) before django-q2 kills it.
+RUNPOD_TIMEOUT_SECONDS = env.int("RUNPOD_TIMEOUT_SECONDS", default=540)
+RUNPOD_MAX_OUTPUT_BYTES = env.int("RUNPOD_MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
+# Signed download links: lifetime in seconds.
+PIPELINE_DOWNLOAD_URL_SECONDS = env.int("PIPELINE_DOWNLOAD_URL_SECONDS", default=900)
+# Media on S3 (django-storages): a private bucket, reached only through presigned URLs.
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+if AWS_STORAGE_BUCKET_NAME:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "region_name": env.str("AWS_S3_REGION_NAME", default="") or None,
+            "endpoint_url": env.str("AWS_S3_ENDPOINT_URL", default="") or None,
+            "access_key": env.str("AWS_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("AWS_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": PIPELINE_DOWNLOAD_URL_SECONDS,
+            "signature_version": "s3v4",
+            "file_overwrite": False,
+        },
+    }
+# Uploads: largest file in bytes and largest image in pixels.
+PIPELINE_UPLOAD_MAX_BYTES = env.int("PIPELINE_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+PIPELINE_UPLOAD_MAX_PIXELS = env.int("PIPELINE_UPLOAD_MAX_PIXELS", default=40_000_000)
+# Moderation: "local" rules, or "openai" (omni-moderation-latest; needs OPENAI_API_KEY).
+MODERATION_BACKEND = env.str("MODERATION_BACKEND", default="local")
+OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
+OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
+if MODERATION_BACKEND not in {"local", "openai"} or (MODERATION_BACKEND == "openai" and not OPENAI_API_KEY):
+    raise ImproperlyConfigured("MODERATION_BACKEND must be 'local', or 'openai' with OPENAI_API_KEY set.")
 
 # --- E-mail ------------------------------------------------------------------------------
 

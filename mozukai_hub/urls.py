@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from catalog import views as shop_views
+
 from . import health, views
 
 api_v1 = [
@@ -10,11 +12,15 @@ api_v1 = [
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("redoc", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include("accounts.api.urls")),
+    path("", include("chat.api.urls")),
+    path("", include("pipeline.api.urls")),
     path("", include("billing.api.urls")),
+    path("", include("catalog.api.urls")),
 ]
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    # The shop is the front page (issue 5); it links on to the studio, pipeline and account pages.
+    path("", shop_views.shop_home, name="home"),
     path("health", health.health, name="health"),
     path("api/health", health.health),
     path("api/v1/", include(api_v1)),
@@ -23,7 +29,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("accounts/", include("accounts.urls")),
+    path("jobs/", include("pipeline.urls")),
     path("credits/", include("billing.urls")),
+    path("shop/", include("catalog.urls")),
 ]
 
 handler404 = "mozukai_hub.views.not_found"

@@ -7,10 +7,6 @@ def _is_api(request) -> bool:
     return request.path.startswith("/api/")
 
 
-def home(request):
-    return render(request, "home.html")
-
-
 def not_found(request, exception=None):
     if _is_api(request):
         return api_not_found(request)
