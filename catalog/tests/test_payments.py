@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Payment, PaymentStatus
-from billing.tests.conftest import SECRET_KEY, WEBHOOK_SECRET, deliver
-from billing.tests.stripe_server import FakeStripe, event
+from billing.tests.conftest import deliver, stripe_server  # noqa: F401  (stripe_server is a fixture)
+from billing.tests.stripe_server import event
 from catalog import tasks
 from catalog.models import CancelReason, Order, OrderStatus, Product
 from mozukai_hub.testing.fixtures import bearer_client, make_user
@@ -29,16 +29,6 @@ def q_sync(monkeypatch):
 def dev_payments(settings):
     settings.STRIPE_SECRET_KEY = ""
     settings.BILLING_DEV_PAYMENTS = True
-
-
-@pytest.fixture
-def stripe_server(settings):
-    with FakeStripe(SECRET_KEY) as fake:
-        settings.STRIPE_SECRET_KEY = SECRET_KEY
-        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-        settings.STRIPE_API_BASE = fake.base_url
-        settings.BILLING_DEV_PAYMENTS = False
-        yield fake
 
 
 def place(client, product, quantity=1):
