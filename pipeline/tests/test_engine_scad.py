@@ -20,13 +20,47 @@ from .conftest import balance
         ("enclosure box 100x60x40 mm", "enclosure_box", {"width": 100, "depth": 60, "height": 40}),
         ("a shelf bracket, width of 2 in", "bracket", {"width": 50.8}),
         ("small quadcopter frame, 3 mm thick arms, 160 mm motor-to-motor", "quadcopter_frame", {"thickness": 3, "span": 160}),
-        ("a red chair", None, {}),
+        ("a red chair", "chair", {}),
+        ("a bar stool 75 cm tall", "chair", {"height": 750}),
+        ("a chair with seat height of 40 cm, 90 cm tall", "chair", {"seat_height": 400, "height": 900}),
+        ("a white desk 120 x 60 x 75 cm", "table", {"width": 1200, "depth": 600, "height": 750}),
+        ("a dining table 2 m long", "table", {"length": 2000}),
+        ("a bookcase 80 cm wide, 180 cm tall with 5 shelves", "shelf", {"width": 800, "height": 1800}),
+        ("a book case", "shelf", {}),
+        ("a tall green vase, 10 cm diameter and 25 cm high", "vase", {"width": 100, "height": 250}),
+        ("a blue coffee mug", "vase", {}),
+        ("a red dragon", None, {}),
+        ("a cupboard", None, {}),
     ],
 )
 def test_requirements_from_prompt(prompt, model_type, dims):
     found = requirements_from_prompt(prompt)
     assert found["model_type"] == model_type
     assert found["dimensions"] == dims
+
+
+@pytest.mark.parametrize(
+    "prompt, features",
+    [
+        ("a red chair", {}),
+        ("a bar stool", {"backrest": False}),
+        ("a stool with a backrest", {}),
+        ("a bookcase with five shelves", {"shelves": 5}),
+        ("a vase", {"vessel": "vase"}),
+        ("a teacup", {"vessel": "cup"}),
+        ("a mug", {"vessel": "mug"}),
+    ],
+)
+def test_furniture_and_vessel_features_from_prompt(prompt, features):
+    assert requirements_from_prompt(prompt)["features"] == features
+
+
+def test_impossible_shelf_count_is_bad_dimensions():
+    from mozukai_hub.api.errors import ApplicationError
+    from pipeline.engines.scad.templates import model_from_requirements
+
+    with pytest.raises(ApplicationError, match="40 shelves do not fit"):
+        model_from_requirements(requirements_from_prompt("a bookcase 180 cm tall with 40 shelves"))
 
 
 def _download(client, job_id, fmt):
@@ -82,12 +116,55 @@ def test_every_template_renders_a_closed_mesh(auth_client, user):
         assert Asset.objects.get(job=job, is_primary=True).asset_type == "stl"
 
 
+def _horizontal_area(mesh, z, up):
+    """Area of the faces lying flat at height z, facing up (+Z) or down (-Z)."""
+    flat = (abs(mesh.triangles_center[:, 2] - z) < 0.01) & (mesh.face_normals[:, 2] * (1 if up else -1) > 0.99)
+    return float(mesh.area_faces[flat].sum())
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "prompt, template, bbox",
+    [
+        ("a red chair", "chair", [450, 450, 850]),  # seed 001's documented example
+        ("a bar stool 75 cm tall", "chair", [450, 450, 750]),
+        ("a dollhouse chair 60 mm tall", "chair", [31.8, 31.8, 60]),
+        ("a desk 120 x 60 x 75 cm", "table", [1200, 600, 750]),
+        ("a table", "table", [1200, 750, 750]),
+        ("a bookcase 80 cm wide, 180 cm tall with 5 shelves", "shelf", [800, 300, 1800]),
+        ("a vase 10 cm diameter, 20 cm tall", "vase", [100, 100, 200]),
+        ("a cup 8 cm wide, 9 cm tall", "vase", [80, 80, 90]),
+        ("a coffee mug", "vase", [107.2, 80, 95]),  # the handle sticks out along +X
+    ],
+)
+def test_furniture_and_vessel_templates_render_closed_meshes_of_requested_size(auth_client, user, settings, prompt, template, bbox):
+    from .conftest import grant
+
+    settings.OPENSCAD_MAX_FN = 32  # keeps the curved ones quick
+    grant(user, 1)
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": prompt, "output_format": "glb"}, format="json").json()["id"]
+    assert tasks.job_run(job_id) == "completed", Job.objects.get(pk=job_id).error
+    job = Job.objects.get(pk=job_id)
+    assert job.result["template"] == template
+    assert job.result["mesh"]["watertight"] is True
+    assert job.result["mesh"]["bbox_mm"] == pytest.approx(bbox, abs=0.5)
+    assert job.result["expected_bbox_mm"] == pytest.approx(bbox, abs=0.5)
+    if template == "vase":  # hollow, with a closed bottom and an open top
+        stl = trimesh.load(io.BytesIO(_download(auth_client, job_id, "stl")), file_type="stl", force="mesh")
+        bottom, height = job.result["parameters"]["bottom"], bbox[2]
+        floor = _horizontal_area(stl, bottom, up=True)
+        assert floor > 0 and _horizontal_area(stl, 0, up=False) > floor
+        assert _horizontal_area(stl, height, up=True) < floor  # only the rim: the top is open
+        assert stl.volume < 0.5 * 3.1416 * (bbox[1] / 2) ** 2 * height
+
+
 @pytest.mark.django_db(transaction=True)
 def test_unsupported_prompt_fails_uncharged(auth_client, funded_user):
-    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a red chair"}, format="json").json()["id"]
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a red dragon"}, format="json").json()["id"]
     assert tasks.job_run(job_id) == "failed"
     job = Job.objects.get(pk=job_id)
-    assert job.status == "failed" and job.error_type == "unsupported_prompt" and "bonsai pot" in job.error
+    assert job.status == "failed" and job.error_type == "unsupported_prompt"
+    assert "bonsai pot" in job.error and "chair" in job.error
     assert balance(funded_user) == 10 and job.credits_state == "released"
     assert not Asset.objects.filter(job=job).exists()
 

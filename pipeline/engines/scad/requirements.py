@@ -8,10 +8,15 @@ import re
 
 MODEL_KEYWORDS = [
     ("quadcopter_frame", r"quad(?:copter)?|drone|multirotor"),
-    ("enclosure_box", r"enclosure|project box|electronics (?:box|case)|\bcase\b|\bbox\b"),
+    ("enclosure_box", r"enclosure|project box|electronics (?:box|case)|(?<!book )\bcase\b|\bbox\b"),
     ("bracket", r"bracket|shelf support|angle brace"),
     ("planter_tray", r"planter|tray|trough|window box|humidity"),
     ("bonsai_pot", r"bonsai|\bpot\b|flower ?pot|cachepot"),
+    # After the older templates, so that prompts they took before still go to them ("shelf bracket").
+    ("chair", r"chairs?\b|\bstools?\b"),
+    ("table", r"\btables?\b|\bdesks?\b"),
+    ("shelf", r"\bshel(?:f|ves)\b|book ?(?:case|shel(?:f|ves))"),
+    ("vase", r"\bvases?\b|\b(?:tea)?cups?\b|\bmugs?\b|\btumblers?\b"),
 ]
 SUPPORTED = [name for name, _ in MODEL_KEYWORDS]
 
@@ -26,6 +31,7 @@ AXIS_WORDS = {
     "thickness": r"thick|thickness|wall",
     "span": r"motor[- ]to[- ]motor|diagonal|wheelbase|span",
 }
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
 _UNIT = r"(mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|inch(?:es)?|in|m|\")"
 _NUM = r"(\d+(?:\.\d+)?)"
 
@@ -46,6 +52,12 @@ def requirements_from_prompt(prompt: str) -> dict:
     lower = text.lower()
     model_type = next((name for name, rx in MODEL_KEYWORDS if re.search(rx, lower)), None)
     dims: dict[str, float] = {}
+    # "seat height of 45 cm", "45 cm seat height": read first, and blanked so it is not the overall height.
+    seat = re.search(rf"seat[- ]?(?:height|high)\s*(?:of|:|=|is)?\s*{_NUM}\s*{_UNIT}?|{_NUM}\s*{_UNIT}?\s*seat[- ]?(?:height|high)", lower)
+    if seat:
+        value, unit = (seat.group(1), seat.group(2)) if seat.group(1) else (seat.group(3), seat.group(4))
+        dims["seat_height"] = _mm(value, unit)
+        lower = lower[:seat.start()] + " " + lower[seat.end():]
     words = "|".join(AXIS_WORDS.values())
     # "120 x 80 x 40 mm" → width, depth, height
     triple = re.search(rf"{_NUM}\s*[x×]\s*{_NUM}(?:\s*[x×]\s*{_NUM})?\s*{_UNIT}?", lower)
@@ -73,6 +85,12 @@ def requirements_from_prompt(prompt: str) -> dict:
         features["drainage_holes"] = 1
     if re.search(r"rectangular|square|oval|rectangle", lower):
         features["shape"] = "rectangular"
+    if model_type == "shelf" and (m := re.search(r"(\d+|one|two|three|four|five|six|seven|eight)\s+(?:shelves|shelf|tiers|levels)", lower)):
+        features["shelves"] = NUMBER_WORDS.get(m.group(1)) or int(m.group(1))
+    if model_type == "chair" and re.search(r"\bstools?\b", lower) and not re.search(r"back ?rest|backed", lower):
+        features["backrest"] = False
+    if model_type == "vase":
+        features["vessel"] = "mug" if re.search(r"\bmugs?\b", lower) else "cup" if re.search(r"cups?\b|tumbler", lower) else "vase"
     if re.search(r"\blid\b|cover", lower):
         features["lid"] = True
     return {"model_type": model_type, "dimensions": dims, "features": features, "prompt": text}

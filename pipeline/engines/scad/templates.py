@@ -145,12 +145,139 @@ difference() {
     return Model("quadcopter_frame", f"$fn = {_fn()};\n{head}\n{body}\n", p, (extent, extent, arm_t))
 
 
+def _scaled(dims: dict, defaults: dict[str, float], miniature_below: float | None = None) -> float:
+    """Scale factor for the default proportions, from the first dimension the prompt gave. With
+    `miniature_below`, only a model well under full size is scaled (a 60 mm tall chair is a doll's
+    chair, not a 450 mm seat on 60 mm legs; a 2 m long table is still 750 mm high)."""
+    for axis, default in defaults.items():
+        if axis in dims:
+            ratio = dims[axis] / default
+            return ratio if miniature_below is None or ratio < miniature_below else 1.0
+    return 1.0
+
+
+def _size(dims: dict, key: str, name: str, default: float, low: float, high: float, *aliases: str) -> float:
+    """A dimension the prompt gave must be in range; a derived default is brought into it."""
+    for axis in (key, *aliases):
+        if axis in dims:
+            return _clamp(name, dims[axis], low, high)
+    return float(min(max(default, low), high))
+
+
+def chair(dims: dict, features: dict) -> Model:
+    backrest = features.get("backrest", True)
+    total = 850.0 if backrest else 450.0
+    s = _scaled(dims, {"width": 450.0, "depth": 450.0, "height": total, "seat_height": 450.0}, miniature_below=0.25)
+    width = _size(dims, "width", "width", 450 * s, 10, 1500)
+    depth = _size(dims, "depth", "depth", 450 * s, 10, 1500)
+    if backrest:
+        height = _size(dims, "height", "height", dims.get("seat_height", 450 * s) * 850 / 450, 15, 2500)
+        seat_h = _size(dims, "seat_height", "seat height", height * 450 / 850, 8, height * 0.8)
+    else:  # a stool: the seat is the top
+        height = seat_h = _size(dims, "seat_height", "height", 450 * s, 8, 1500, "height")
+    seat_t = _size(dims, "thickness", "seat thickness", max(2.0, min(seat_h / 3, width / 18)), 1, seat_h / 2)
+    leg = max(2.0, min(width, depth) / 12)
+    p = dict(width=width, depth=depth, height=height, seat_h=seat_h, seat_t=seat_t, leg=leg,
+             back_t=max(1.5, leg * 0.6), back_lo=seat_h + (height - seat_h) * 0.45, backrest=int(backrest))
+    body = """
+union() {
+  translate([-width / 2, -depth / 2, seat_h - seat_t]) cube([width, depth, seat_t]);
+  for (x = [-1, 1], y = [-1, 1]) translate([x > 0 ? width / 2 - leg : -width / 2, y > 0 ? depth / 2 - leg : -depth / 2, 0])
+    cube([leg, leg, (backrest == 1 && y > 0) ? height : seat_h]);
+  if (backrest == 1) translate([-width / 2, depth / 2 - back_t, back_lo]) cube([width, back_t, height - back_lo]);
+}"""
+    head = "\n".join(f"{k} = {v:g};" for k, v in p.items())
+    return Model("chair", f"$fn = {_fn()};\n{head}\n{body}\n", p, (width, depth, height))
+
+
+def table(dims: dict, features: dict) -> Model:
+    s = _scaled(dims, {"width": 1200.0, "length": 1200.0, "depth": 750.0, "height": 750.0}, miniature_below=0.25)
+    width = _size(dims, "width", "width", 1200 * s, 10, 4000, "length")
+    depth = _size(dims, "depth", "depth", min(width, 750 * s), 10, 2500)
+    height = _size(dims, "height", "height", 750 * s, 8, 2000)
+    top_t = _size(dims, "thickness", "top thickness", max(1.0, min(height / 25, width / 40)), 0.8, height / 3)
+    leg = max(1.5, min(width, depth) / 14)
+    inset = leg / 2
+    apron = min(height / 8, max(top_t * 3, 2.0))
+    p = dict(width=width, depth=depth, height=height, top_t=top_t, leg=leg, inset=inset, apron=apron)
+    body = """
+union() {
+  translate([-width / 2, -depth / 2, height - top_t]) cube([width, depth, top_t]);
+  for (x = [-1, 1], y = [-1, 1]) translate([x > 0 ? width / 2 - inset - leg : -width / 2 + inset, y > 0 ? depth / 2 - inset - leg : -depth / 2 + inset, 0])
+    cube([leg, leg, height]);
+  // aprons joining the legs under the top
+  for (y = [-1, 1]) translate([-width / 2 + inset, y > 0 ? depth / 2 - inset - leg / 2 : -depth / 2 + inset, height - top_t - apron]) cube([width - 2 * inset, leg / 2, apron + top_t]);
+  for (x = [-1, 1]) translate([x > 0 ? width / 2 - inset - leg / 2 : -width / 2 + inset, -depth / 2 + inset, height - top_t - apron]) cube([leg / 2, depth - 2 * inset, apron + top_t]);
+}"""
+    head = "\n".join(f"{k} = {v:g};" for k, v in p.items())
+    return Model("table", f"$fn = {_fn()};\n{head}\n{body}\n", p, (width, depth, height))
+
+
+def shelf(dims: dict, features: dict) -> Model:
+    s = _scaled(dims, {"height": 1800.0, "width": 800.0, "length": 800.0, "depth": 300.0}, miniature_below=0.25)
+    width = _size(dims, "width", "width", 800 * s, 10, 4000, "length")
+    depth = _size(dims, "depth", "depth", 300 * s, 5, 1500)
+    height = _size(dims, "height", "height", 1800 * s, 15, 4000)
+    board = _size(dims, "thickness", "board thickness", max(0.8, min(18 * s, width / 20, height / 20)), 0.8, min(width, height) / 6)
+    shelves = int(features.get("shelves") or max(1, min(round(height / (350 * s)), int((height - board) / (3 * board)))))
+    if not (1 <= shelves <= 20) or (height - board) / shelves < 2 * board:
+        raise ApplicationError(f"{shelves} shelves do not fit in {height:g} mm.", code="bad_dimensions")
+    back = max(1.0, board / 3)
+    p = dict(width=width, depth=depth, height=height, board=board, shelves=shelves, back=back)
+    body = """
+pitch = (height - board) / shelves;
+union() {
+  for (x = [-width / 2, width / 2 - board]) translate([x, -depth / 2, 0]) cube([board, depth, height]);
+  for (i = [0 : shelves]) translate([-width / 2, -depth / 2, i * pitch]) cube([width, depth, board]);
+  translate([-width / 2, depth / 2 - back, 0]) cube([width, back, height]);
+}"""
+    head = "\n".join(f"{k} = {v:g};" for k, v in p.items())
+    return Model("shelf", f"$fn = {_fn()};\n{head}\n{body}\n", p, (width, depth, height))
+
+
+def vase(dims: dict, features: dict) -> Model:
+    kind = features.get("vessel", "vase")
+    default_w, default_h = (80.0, 95.0) if kind in ("cup", "mug") else (100.0, 200.0)
+    s = _scaled(dims, {"width": default_w, "height": default_h})
+    width = _size(dims, "width", "width", default_w * s, 5, 800)
+    height = _size(dims, "height", "height", default_h * s, 5, 1200)
+    wall = _size(dims, "thickness", "wall thickness", max(0.8, min(4.0, width / 30)), 0.6, width / 6)
+    r = width / 2
+    if kind == "vase":  # base, belly (widest), neck, flared lip
+        profile = [(r * 0.62, 0), (r, height * 0.4), (r * 0.55, height * 0.85), (r * 0.68, height)]
+    else:  # slightly tapered cup
+        profile = [(r * (0.85 if kind == "cup" else 1.0), 0), (r, height)]
+    bottom = max(wall, min(height / 12, 2 * wall))
+    outer = [(0.0, 0.0)] + profile
+    inner = [(x - wall, max(z, bottom)) for x, z in reversed(profile)] + [(0.0, bottom)]
+    points = ", ".join(f"[{x:.3f}, {z:.3f}]" for x, z in outer + inner)
+    handle = kind == "mug"
+    grip = height * 0.3  # the handle's outer radius
+    p = dict(width=width, height=height, wall=wall, bottom=bottom, vessel=kind, handle=int(handle), grip=grip)
+    body = f"""
+union() {{
+  rotate_extrude() polygon([{points}]);
+  if (handle == 1) translate([width / 2 - wall / 2, 0, height / 2]) rotate([90, 0, 0]) difference() {{
+    cylinder(h = max(2, width / 7), r = grip, center = true);
+    cylinder(h = width, r = grip * 0.7, center = true);
+    translate([-2 * grip, -2 * grip, -width]) cube([2 * grip, 4 * grip, 2 * width]);
+  }}
+}}"""
+    head = "\n".join(f"{k} = {v:g};" for k, v in p.items() if k != "vessel")
+    x = width / 2 + (width / 2 - wall / 2 + grip if handle else width / 2)
+    return Model("vase", f"$fn = {_fn()};\n{head}\n{body}\n", p, (x, width, height))
+
+
 TEMPLATES = {
     "bonsai_pot": bonsai_pot,
     "planter_tray": planter_tray,
     "enclosure_box": enclosure_box,
     "bracket": bracket,
     "quadcopter_frame": quadcopter_frame,
+    "chair": chair,
+    "table": table,
+    "shelf": shelf,
+    "vase": vase,
 }
 
 
