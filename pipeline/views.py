@@ -18,7 +18,10 @@ class TextTo3DForm(forms.Form):
     prompt = forms.CharField(
         max_length=2000, widget=forms.Textarea(attrs={"rows": 2}),
         initial="a bonsai pot 120 mm wide, 40 mm tall, with a drainage hole",
-        help_text="Bonsai pot, planter/tray, enclosure box, bracket or quadcopter frame, with sizes in mm or cm.",
+        help_text=(
+            "Bonsai pot, planter/tray, enclosure box, bracket, quadcopter frame, chair or stool, table, "
+            "shelf, vase, cup or mug, with sizes in mm or cm."
+        ),
     )
     output_format = forms.ChoiceField(choices=[("glb", "GLB (3D preview)"), ("stl", "STL (printing)")], initial="glb")
 
