@@ -90,20 +90,27 @@ class ProductAdmin(admin.ModelAdmin):
         return bool(obj.model_asset_id)
 
     def save_model(self, request, obj, form, change):
-        if not change or form.cleaned_data.get("stock_seen") is None or (
-                form.cleaned_data["stock_quantity"] == form.cleaned_data["stock_seen"]):
+        if not change:
             super().save_model(request, obj, form, change)
             product_list_cache_invalidate()
             return
-        # Stock edits are applied as a difference to the live value: orders may have reserved
-        # units since this page was loaded, and those must not be overwritten.
-        delta = form.cleaned_data["stock_quantity"] - form.cleaned_data["stock_seen"]
+        # An existing product (change form or changelist row): write only the fields staff
+        # changed, never stock_quantity. The form's stock is the value shown when the page was
+        # loaded; orders may have reserved units since, and a full save would undo that.
         fields = [name for name in form.changed_data if name not in ("stock_quantity", "stock_seen")]
         if fields:
             obj.save(update_fields=[*fields, "updated_at"])
-        if not product_services.product_stock_adjust(product_id=obj.pk, delta=delta):
-            self.message_user(request, f"{obj.name}: only {Product.objects.get(pk=obj.pk).stock_quantity} left; "
-                                       f"cannot remove {-delta}.", messages.ERROR)
+        seen = form.cleaned_data.get("stock_seen")
+        wanted = form.cleaned_data.get("stock_quantity")
+        if seen is None and "stock_quantity" in form.changed_data:
+            self.message_user(request, f"{obj.name}: stock not changed (reload the page and edit it again).",
+                              messages.WARNING)
+        elif seen is not None and wanted is not None and wanted != seen:
+            # Applied as a difference to the live value, through the one stock service.
+            delta = wanted - seen
+            if not product_services.product_stock_adjust(product_id=obj.pk, delta=delta):
+                self.message_user(request, f"{obj.name}: only {Product.objects.get(pk=obj.pk).stock_quantity} left; "
+                                           f"cannot remove {-delta}.", messages.ERROR)
         obj.refresh_from_db(fields=["stock_quantity"])
         product_list_cache_invalidate()
 
@@ -155,6 +162,12 @@ class OrderAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # orders are placed by customers, with stock reserved
+
+    def save_model(self, request, obj, form, change):
+        # Only the shipping details are edited here. A full save would write back status,
+        # stock_reserved and cancel_reason from this unlocked copy, undoing a payment or a
+        # cancellation that committed while the page was open.
+        obj.save(update_fields=["shipping_name", "shipping_address", "updated_at"])
 
     def has_delete_permission(self, request, obj=None):
         return False

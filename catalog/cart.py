@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from .models import Product
+from .selectors import id_from_text
 
 SESSION_KEY = "catalog_cart"
 
@@ -28,7 +29,8 @@ class Cart:
     def __init__(self, session):
         self.session = session
         raw = session.get(SESSION_KEY) or {}
-        self.quantities: dict[str, int] = {str(k): int(v) for k, v in raw.items() if str(k).isdigit() and int(v) > 0}
+        self.quantities: dict[str, int] = {
+            str(k): int(v) for k, v in raw.items() if id_from_text(str(k)) is not None and int(v) > 0}
 
     def _save(self) -> None:
         self.session[SESSION_KEY] = self.quantities

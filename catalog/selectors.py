@@ -1,5 +1,6 @@
 """Reads: the only way views fetch shop objects (ownership applied here)."""
 
+import re
 from decimal import Decimal, InvalidOperation
 from uuid import UUID
 
@@ -20,6 +21,7 @@ PRODUCT_ORDERINGS = {
     "stock": ("stock_quantity", "id"),
     "-stock": ("-stock_quantity", "-id"),
 }
+MAX_ID = 2**63 - 1  # PostgreSQL bigint: a larger id is a database error, not a miss
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -29,6 +31,17 @@ class ProductFilterError(ValueError):
         super().__init__(message)
         self.field = field
         self.message = message
+
+
+def id_from_text(text: str) -> int | None:
+    """The id an ASCII-digit string names, or None (not digits, 0, or beyond any row id).
+
+    `str.isdigit()` is not enough: it accepts "²", which `int()` rejects."""
+    text = str(text)
+    if not re.fullmatch(r"[0-9]{1,19}", text):
+        return None
+    number = int(text)
+    return number if 1 <= number <= MAX_ID else None
 
 
 def _decimal(field: str, value: str) -> Decimal:
@@ -52,7 +65,9 @@ def product_list(*, filters: dict[str, str] | None = None) -> QuerySet[Product]:
     qs = Product.objects.filter(is_active=True).select_related("category")
     category = (filters.get("category") or "").strip()
     if category:
-        qs = qs.filter(category_id=int(category)) if category.isdigit() else qs.filter(category__slug=category)
+        # An id when it can be one; anything else (also "²" or an id beyond bigint) is a slug.
+        category_id = id_from_text(category)
+        qs = qs.filter(category_id=category_id) if category_id is not None else qs.filter(category__slug=category)
     if filters.get("min_price"):
         qs = qs.filter(price__gte=_decimal("min_price", filters["min_price"]))
     if filters.get("max_price"):
@@ -78,8 +93,12 @@ def product_get(*, key: str, user=None) -> Product:
     qs = Product.objects.select_related("category").prefetch_related("images")
     if not (user is not None and user.is_authenticated and user.is_staff):
         qs = qs.filter(is_active=True)
-    lookup = {"pk": int(key)} if str(key).isdigit() else {"slug": key}
-    return get_object_or_404(qs, **lookup)
+    if re.fullmatch(r"[0-9]+", str(key)):
+        product_id = id_from_text(key)
+        if product_id is None:
+            raise Http404("No such product.")
+        return get_object_or_404(qs, pk=product_id)
+    return get_object_or_404(qs, slug=key)
 
 
 def category_list() -> QuerySet[Category]:

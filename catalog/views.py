@@ -1,5 +1,7 @@
 """Storefront pages: browse, cart, checkout, pay, orders. Thin: forms parse, services act."""
 
+import re
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -7,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from billing import stripe_client
@@ -16,6 +19,7 @@ from . import selectors
 from .cart import Cart
 from .forms import AddToCartForm, CheckoutForm, ProductFilterForm
 from .models import OrderStatus
+from .selectors import id_from_text
 from .services import orders as order_services
 from .services import payments as payment_services
 
@@ -71,7 +75,10 @@ def cart_add(request):
     form = AddToCartForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Choose a quantity of at least 1.")
-        return redirect(request.POST.get("next") or "catalog:cart")
+        back = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}, require_https=request.is_secure()):
+            back = reverse("catalog:cart")  # never off-site: `next` comes from the form, anyone can set it
+        return redirect(back)
     product = selectors.product_get(key=str(form.cleaned_data["product_id"]))
     quantity = Cart(request.session).add(product_id=product.pk, quantity=form.cleaned_data["quantity"])
     if quantity > product.stock_quantity:
@@ -85,14 +92,13 @@ def cart_add(request):
 def cart_update(request):
     cart = Cart(request.session)
     for key, value in request.POST.items():
-        if key.startswith("qty-") and key[4:].isdigit():
-            try:
-                quantity = int(value)
-            except ValueError:
-                continue
-            cart.set(product_id=int(key[4:]), quantity=quantity)
-    if request.POST.get("remove", "").isdigit():
-        cart.set(product_id=int(request.POST["remove"]), quantity=0)
+        product_id = id_from_text(key[4:]) if key.startswith("qty-") else None
+        if product_id is None or not re.fullmatch(r"-?[0-9]{1,9}", value.strip()):
+            continue  # not a cart line, or not a quantity: left as it was
+        cart.set(product_id=product_id, quantity=int(value))
+    remove = id_from_text(request.POST.get("remove", ""))
+    if remove is not None:
+        cart.set(product_id=remove, quantity=0)
     return redirect("catalog:cart")
 
 

@@ -98,7 +98,14 @@ class ProductInput(StrictSerializer):
     currency = serializers.RegexField(r"^[a-zA-Z]{3}$", required=False)
     category = serializers.SlugRelatedField(slug_field="slug", queryset=Category.objects.all(), required=False)
     category_id = serializers.PrimaryKeyRelatedField(queryset=Category.objects.all(), required=False)
-    stock_quantity = serializers.IntegerField(min_value=0, required=False)
+    stock_quantity = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False,
+        help_text="Units on hand. On PUT/PATCH it is applied only together with expected_stock_quantity "
+                  "and only if the stock still equals that value (else 409 stock_changed): orders reserve "
+                  "stock at any moment, and a blind overwrite would undo their reservations.")
+    expected_stock_quantity = serializers.IntegerField(
+        min_value=0, max_value=2**31 - 1, required=False, write_only=True,
+        help_text="PUT/PATCH: the stock_quantity you read; required when sending stock_quantity.")
     is_active = serializers.BooleanField(required=False)
 
     def validate(self, attrs):
@@ -112,8 +119,8 @@ class ProductInput(StrictSerializer):
 
 
 class OrderLineInput(StrictSerializer):
-    product_id = serializers.IntegerField()
-    quantity = serializers.IntegerField()
+    product_id = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
     # Accepted so clients that echo the price they showed keep working, and ignored: the
     # price always comes from the catalog.
     price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, write_only=True)

@@ -1,6 +1,9 @@
 """Shop API (seed 004): products, orders, order status. Views parse, call one service or
 selector, and render."""
 
+import re
+from urllib.parse import urlencode
+
 from django.core.paginator import InvalidPage
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -20,6 +23,7 @@ from . import serializers as s
 
 LIST_FILTERS = ("category", "min_price", "max_price", "in_stock", "q", "search", "ordering", "page", "page_size")
 PAGING_HEADERS = ("X-Total-Count", "X-Page", "X-Page-Size", "Link")
+MAX_PAGE_OFFSET = 2**31  # far beyond any catalog; keeps OFFSET inside bigint
 
 
 class IsStaffOrReadOnly(permissions.BasePermission):
@@ -42,7 +46,8 @@ def _json(body: bytes, *, status_code: int = 200, headers: dict | None = None) -
 
 def _list_query(request) -> tuple[dict[str, str], str]:
     params = {key: request.GET[key] for key in LIST_FILTERS if request.GET.get(key)}
-    return params, "&".join(f"{key}={params[key]}" for key in sorted(params))
+    # Encoded, so a value holding "&" or "=" cannot pose as another filter in the cache key.
+    return params, urlencode(sorted(params.items()))
 
 
 def _product_page(request, products) -> tuple[bytes, dict]:
@@ -53,7 +58,12 @@ def _product_page(request, products) -> tuple[bytes, dict]:
     paging = HeaderPagination()
     page_size = paging.get_page_size(request)
     raw_page = request.query_params.get(paging.page_query_param) or "1"
-    number = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    # Only a page that could exist is read at its offset; anything else (not ASCII digits, 0,
+    # "last", or so far out that the OFFSET would overflow) reads page 1 for the total, and the
+    # paginator then validates the number against that total (404) before any other OFFSET.
+    number = int(raw_page) if re.fullmatch(r"[0-9]{1,19}", raw_page) else 0
+    if not 1 <= number <= MAX_PAGE_OFFSET // page_size:
+        number = 1
     body, total = listing.product_page_json(products, offset=(number - 1) * page_size, limit=page_size)
     paginator = paging.django_paginator_class(products, page_size)
     paginator.count = total  # known already: no second COUNT query

@@ -36,8 +36,13 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 TIMESTAMP_FIELD = {S.CONFIRMED: "confirmed_at", S.SHIPPED: "shipped_at", S.DELIVERED: "delivered_at", S.CANCELLED: "cancelled_at"}
 
 
-def allowed_transitions(status: str) -> list[str]:
-    return sorted(TRANSITIONS[status])
+# Statuses only a succeeded payment leads to (OrderPaymentHandler passes `paid=True`): staff
+# confirming an unpaid order would have a later payment refund and cancel it.
+PAYMENT_ONLY: frozenset[str] = frozenset({S.CONFIRMED})
+
+
+def allowed_transitions(status: str, *, paid: bool = False) -> list[str]:
+    return sorted(to for to in TRANSITIONS[status] if paid or to not in PAYMENT_ONLY)
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,8 @@ def order_transition(
     cancel_reason: str = CancelReason.STAFF,
     expected_from: Iterable[str] | None = None,
     refund: bool = True,
+    paid: bool = False,
+    required_from: Iterable[str] | None = None,
 ) -> Order:
     """Move an order to `to_status` under its row lock.
 
@@ -144,7 +151,10 @@ def order_transition(
     an order found in another status is returned unchanged instead (for tasks and handlers
     that race with people: the expiry task must not cancel an order paid a moment ago).
     Cancelling a confirmed (paid) order refunds its payment after commit unless `refund` is
-    False (the payment handler, when Stripe reports a refund made elsewhere).
+    False (the payment handler, when Stripe reports a refund made elsewhere). Only the payment
+    handler passes `paid=True`, the one way to reach a PAYMENT_ONLY status. With
+    `required_from`, an order found in another status raises Conflict (409, `allowed` empty):
+    for people acting on a copy they read earlier.
     """
     if to_status not in TRANSITIONS:
         raise ApplicationError(f"Unknown status “{to_status}”.", code="invalid_status",
@@ -153,11 +163,17 @@ def order_transition(
         order = Order.objects.select_for_update().get(pk=order_id)
         if expected_from is not None and order.status not in set(expected_from):
             return order
-        if to_status not in TRANSITIONS[order.status]:
+        if required_from is not None and order.status not in set(required_from):
+            raise Conflict(f"This order is {order.status} now and can no longer be {to_status} here; "
+                           f"contact us for a paid order.",
+                           code="invalid_transition", extra={"status": order.status, "allowed": []})
+        allowed = allowed_transitions(order.status, paid=paid)
+        if to_status not in allowed:
+            reason = " (only its payment confirms it)" if to_status in TRANSITIONS[order.status] else ""
             raise Conflict(
-                f"An order that is {order.status} cannot become {to_status}.",
+                f"An order that is {order.status} cannot become {to_status}{reason}.",
                 code="invalid_transition",
-                extra={"status": order.status, "allowed": allowed_transitions(order.status)},
+                extra={"status": order.status, "allowed": allowed},
             )
         previous = order.status
         order.status = to_status
@@ -177,12 +193,12 @@ def order_transition(
 
 
 def order_cancel_by_customer(*, order: Order) -> Order:
-    """Customers may cancel an order they have not paid for yet."""
-    if order.status != S.PENDING:
-        raise Conflict("Only an order awaiting payment can be cancelled here; contact us for a paid order.",
-                       code="invalid_transition", extra={"status": order.status, "allowed": []})
+    """Customers may cancel an order they have not paid for yet.
+
+    The status is checked under the order's row lock (`required_from`): an order paid or
+    expired since the customer's copy was read is refused with 409, never reported cancelled."""
     return order_transition(order_id=order.pk, to_status=S.CANCELLED, cancel_reason=CancelReason.CUSTOMER,
-                            expected_from=[S.PENDING])
+                            required_from=[S.PENDING])
 
 
 def orders_expire_unpaid(*, now=None) -> int:

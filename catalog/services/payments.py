@@ -63,7 +63,14 @@ def order_payment_confirm(*, payment: Payment) -> Payment:
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.CANCELED):
         return payment
     if payment.dev_mode:
-        dev_payment_complete(payment=payment)
+        with transaction.atomic():
+            # Under the order's row lock: a cancelled or expired-and-cancelled order is never
+            # paid (the handler would refund it, but the customer must not be told it succeeded).
+            order = Order.objects.select_for_update().get(pk=payment.reference)
+            if order.status != OrderStatus.PENDING:
+                raise Conflict(f"This order is {order.status}; there is nothing to pay.", code="order_not_payable",
+                               extra={"status": order.status})
+            dev_payment_complete(payment=payment)
         return Payment.objects.get(pk=payment.pk)
     if not payment.payment_intent_id:
         raise Conflict("This payment has not been started with Stripe yet.", code="payment_not_started")
@@ -94,7 +101,8 @@ class OrderPaymentHandler:
         payable = (order.status == OrderStatus.PENDING and payment.amount_minor == order.amount_minor
                    and payment.currency == order.currency)
         if payable:
-            order_transition(order_id=order.pk, to_status=OrderStatus.CONFIRMED, expected_from=[OrderStatus.PENDING])
+            order_transition(order_id=order.pk, to_status=OrderStatus.CONFIRMED, expected_from=[OrderStatus.PENDING],
+                             paid=True)
             if payment.payment_intent_id and order.stripe_payment_intent_id != payment.payment_intent_id:
                 Order.objects.filter(pk=order.pk).update(stripe_payment_intent_id=payment.payment_intent_id)
             return

@@ -4,6 +4,8 @@ from django.db import transaction
 from django.db.models import F, ProtectedError
 from django.utils import timezone
 
+from mozukai_hub.api.errors import ApplicationError, Conflict
+
 from ..cache import product_list_cache_invalidate
 from ..models import Category, Product
 
@@ -21,9 +23,21 @@ def product_create(*, data: dict) -> Product:
 
 @transaction.atomic
 def product_update(*, product: Product, data: dict) -> Product:
-    """Apply the given fields (a partial update when `data` holds only some)."""
+    """Apply the given fields (a partial update when `data` holds only some).
+
+    A new absolute `stock_quantity` is a conditional update: it needs `expected_stock_quantity`
+    (the stock the client read) and is refused with 409 when orders have reserved or returned
+    units since, so a reservation is never overwritten."""
     fields = [name for name in PRODUCT_FIELDS if name in data]
     product = Product.objects.select_for_update().get(pk=product.pk)
+    if "stock_quantity" in data:
+        expected = data.get("expected_stock_quantity")
+        if expected is None:
+            raise ApplicationError("Send expected_stock_quantity (the stock you read) with a new stock_quantity.",
+                                   code="expected_stock_required")
+        if product.stock_quantity != expected:
+            raise Conflict(f"The stock changed to {product.stock_quantity} since it was read; read it again.",
+                           code="stock_changed", extra={"stock_quantity": product.stock_quantity})
     for name in fields:
         setattr(product, name, data[name])
     product.full_clean()

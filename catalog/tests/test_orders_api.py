@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from catalog import tasks
 from catalog.models import CancelReason, Order, OrderItem, OrderStatus, Product
+from catalog.services.orders import order_transition
 from mozukai_hub.testing.fixtures import bearer_client
 
 from .factories import ProductFactory
@@ -92,12 +93,16 @@ def test_status_is_staff_only_and_follows_the_table(auth_client, staff_client, d
     assert auth_client.put(status_url, {"status": "confirmed"}).status_code == 403
     response = staff_client.put(status_url, {"status": "delivered"})
     assert response.status_code == 409
-    assert response.json()["error"]["allowed"] == ["cancelled", "confirmed"]
+    assert response.json()["error"]["allowed"] == ["cancelled"]
     assert staff_client.put(status_url, {"status": "exploded"}).status_code == 400
     assert staff_client.put(f"{URL}/00000000-0000-0000-0000-000000000000/status", {"status": "confirmed"}).status_code == 404
     assert Order.objects.get().status == OrderStatus.PENDING
+    # Staff cannot confirm an unpaid order (a later payment would refund and cancel it).
+    response = staff_client.put(status_url, {"status": "Confirmed"})
+    assert response.status_code == 409 and response.json()["error"]["allowed"] == ["cancelled"]
+    assert Order.objects.get().status == OrderStatus.PENDING
     with django_capture_on_commit_callbacks() as callbacks:
-        assert staff_client.put(status_url, {"status": "Confirmed"}).json()["status"] == "confirmed"
+        order_transition(order_id=order_id, to_status=OrderStatus.CONFIRMED, paid=True)  # as the payment handler does
     assert len(callbacks) == 1  # the confirmation e-mail is enqueued after commit
     assert staff_client.put(status_url, {"status": "shipped"}).json()["status"] == "shipped"
     response = staff_client.put(status_url, {"status": "cancelled"})
@@ -142,8 +147,40 @@ def test_confirmation_email_is_sent_once(auth_client, staff_client, mailoutbox):
     product = ProductFactory(name="Shimpaku juniper")
     order_id = place(auth_client, (product.pk, 1)).json()["id"]
     assert tasks.order_confirmation_email_send(order_id) is False  # still unpaid
-    staff_client.put(f"{URL}/{order_id}/status", {"status": "confirmed"})
+    order_transition(order_id=order_id, to_status=OrderStatus.CONFIRMED, paid=True)
     assert tasks.order_confirmation_email_send(order_id) is True
     assert tasks.order_confirmation_email_send(order_id) is False
     assert len(mailoutbox) == 1
     assert "Shimpaku juniper" in mailoutbox[0].body and mailoutbox[0].to == [Order.objects.get().user.email]
+
+
+@pytest.mark.parametrize("line", [
+    {"product_id": 10**30, "quantity": 1},
+    {"product_id": 2**63, "quantity": 1},
+    {"product_id": 0, "quantity": 1},
+    {"product_id": "²", "quantity": 1},
+    {"product_id": 1, "quantity": 10**30},
+    {"product_id": 1, "quantity": 0},
+])
+def test_out_of_range_numbers_in_an_order_are_400(auth_client, line):
+    ProductFactory(stock_quantity=5)
+    response = auth_client.post(URL, {"items": [line]}, format="json")
+    assert response.status_code == 400, response.content[:500]
+    assert "error" in response.json()
+    assert not Order.objects.exists()
+
+
+def test_customer_cancel_of_an_order_paid_meanwhile_is_409(auth_client, user):
+    from catalog.services.orders import order_cancel_by_customer
+    from mozukai_hub.api.errors import Conflict
+
+    product = ProductFactory(stock_quantity=4)
+    order_id = place(auth_client, (product.pk, 3)).json()["id"]
+    seen = Order.objects.get(pk=order_id)  # the customer's copy: pending
+    order_transition(order_id=order_id, to_status=OrderStatus.CONFIRMED, paid=True)  # paid meanwhile
+    with pytest.raises(Conflict) as refused:
+        order_cancel_by_customer(order=seen)
+    assert refused.value.extra["status"] == OrderStatus.CONFIRMED
+    assert Order.objects.get(pk=order_id).status == OrderStatus.CONFIRMED
+    product.refresh_from_db()
+    assert product.stock_quantity == 1

@@ -129,3 +129,28 @@ def test_cart_refuses_more_than_stock_at_checkout(browser):
     assert Order.objects.count() == 0
     product.refresh_from_db()
     assert product.stock_quantity == 1
+
+
+@pytest.mark.parametrize("data", [
+    {"qty-²": "1"}, {"remove": "²"}, {"qty-99999999999999999999999": "1"}, {"remove": "99999999999999999999999"},
+    {"qty-1": "²"}, {"qty-1": "99999999999999999999999"},
+])
+def test_cart_update_ignores_odd_digits_and_huge_numbers(data):
+    client = Client()
+    product = ProductFactory(name="Shears", stock_quantity=10)
+    client.post("/shop/cart/add/", {"product_id": product.pk, "quantity": 1})
+    response = client.post("/shop/cart/update/", data)
+    assert response.status_code == 302
+    cart = client.get("/shop/cart/")
+    assert cart.status_code == 200 and "Shears" in cart.content.decode()
+
+
+@pytest.mark.parametrize("next_url", ["https://evil.example/", "//evil.example/", "https:/evil.example"])
+def test_cart_add_never_redirects_off_site(next_url):
+    response = Client().post("/shop/cart/add/", {"product_id": 1, "quantity": 0, "next": next_url})
+    assert response.status_code == 302 and response["Location"] == "/shop/cart/"
+
+
+def test_cart_add_returns_to_a_local_page():
+    response = Client().post("/shop/cart/add/", {"product_id": 1, "quantity": 0, "next": "/shop/products/"})
+    assert response.status_code == 302 and response["Location"] == "/shop/products/"

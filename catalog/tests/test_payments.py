@@ -176,3 +176,16 @@ def test_cancelled_payment_intent_releases_the_stock(auth_client, stripe_server)
     order = Order.objects.get(pk=order_id)
     assert (order.status, order.cancel_reason) == (OrderStatus.CANCELLED, CancelReason.PAYMENT_FAILED)
     assert Product.objects.get(pk=product.pk).stock_quantity == 1
+
+
+def test_dev_mode_does_not_pay_a_cancelled_order(auth_client, dev_payments):
+    product = ProductFactory(stock_quantity=3)
+    order_id = place(auth_client, product, 2)
+    intent = auth_client.post("/api/v1/payments/create-intent", {"order_id": order_id}).json()
+    assert auth_client.post(f"/api/v1/orders/{order_id}/cancel").json()["status"] == "cancelled"
+    response = auth_client.post("/api/v1/payments/confirm", {"payment_id": intent["id"]})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "order_not_payable"
+    assert Payment.objects.get().status not in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED)
+    assert Order.objects.get().status == OrderStatus.CANCELLED
+    product.refresh_from_db()
+    assert product.stock_quantity == 3

@@ -170,3 +170,55 @@ def test_bad_credentials_are_refused_even_when_the_page_is_cached(api_client):
     assert api_client.get(URL).status_code == 200
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
     assert api_client.get(URL).status_code == 401
+
+
+def test_stock_update_is_conditional_on_the_stock_read(staff_client, user):
+    from catalog.services.orders import OrderLine, order_place
+
+    product = ProductFactory(stock_quantity=10)
+    url = f"{URL}/{product.pk}"
+    # Staff read 10; a customer reserves 3 meanwhile.
+    order_place(user=user, lines=[OrderLine(product_id=product.pk, quantity=3)])
+    response = staff_client.patch(url, {"stock_quantity": 15, "expected_stock_quantity": 10})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "stock_changed"
+    assert response.json()["error"]["stock_quantity"] == 7
+    response = staff_client.patch(url, {"stock_quantity": 15})  # no expected value: refused
+    assert response.status_code == 400 and response.json()["error"]["code"] == "expected_stock_required"
+    product.refresh_from_db()
+    assert product.stock_quantity == 7
+    response = staff_client.patch(url, {"stock_quantity": 12, "expected_stock_quantity": 7})
+    assert response.status_code == 200 and response.json()["stock_quantity"] == 12
+
+
+@pytest.mark.parametrize("path, params", [
+    (URL, {"category": "²"}),
+    (URL, {"category": "99999999999999999999999"}),
+    (f"{URL}/²", {}),
+    (f"{URL}/99999999999999999999999", {}),
+    (URL, {"page": "²"}),
+    (URL, {"page": "9223372036854775807"}),
+    (URL, {"page": "99999999999999999999999"}),
+])
+def test_odd_digits_and_huge_numbers_are_4xx_or_empty(api_client, path, params):
+    ProductFactory()
+    response = api_client.get(path, params)
+    assert response.status_code in (200, 404), response.content[:500]
+    if response.status_code == 200:
+        assert response.json() == []
+    else:
+        assert "error" in response.json()
+
+
+def test_page_far_beyond_the_end_is_404(api_client):
+    ProductFactory()
+    response = api_client.get(URL, {"page": "9223372036854775807"})
+    assert response.status_code == 404 and "error" in response.json()
+
+
+def test_list_cache_key_cannot_be_forged_by_an_encoded_ampersand(api_client):
+    ProductFactory(name="x marks", description="")
+    ProductFactory(name="y tree", description="")
+    assert [p["name"] for p in api_client.get(f"{URL}?q=x&search=y").json()] == ["x marks"]
+    # q is the literal text "x&search=y": nothing matches, and the page above must not be served.
+    assert api_client.get(f"{URL}?q=x%26search%3Dy").json() == []
+    assert api_client.get(f"{URL}?q=x%26search%3Dy").json() == []  # and its own cached page is right too
