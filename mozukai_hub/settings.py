@@ -355,6 +355,8 @@ PIPELINE_DEFAULT_ENGINES = {"text_to_3d": "local", "scad_render": "local"}
 PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=60)
 # Runs of one job (worker deaths included) before it ends `failed`.
 PIPELINE_MAX_ATTEMPTS = env.int("PIPELINE_MAX_ATTEMPTS", default=3)
+# A job never started (still `pending`) after this many seconds ends `failed` (abandoned), credits returned.
+PIPELINE_PENDING_MAX_AGE_SECONDS = env.int("PIPELINE_PENDING_MAX_AGE_SECONDS", default=24 * 3600)
 # Extra engine modules to import (each registers engines); used by the worker-crash tests.
 PIPELINE_ENGINE_MODULES = env.list("PIPELINE_ENGINE_MODULES", default=[])
 OPENSCAD_BINARY = env.str("OPENSCAD_BINARY", default="openscad")

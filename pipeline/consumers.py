@@ -7,6 +7,7 @@ misses nothing.
 """
 
 import asyncio
+import logging
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -16,7 +17,11 @@ from django.http import Http404
 from . import selectors
 from .services.events import job_group
 
+logger = logging.getLogger(__name__)
+
 CLOSE_NOT_FOUND = 4404
+# Delivery broke on our side: close, so the client reconnects with `after` and misses nothing.
+CLOSE_INTERNAL_ERROR = 1011
 POLL_SECONDS = 0.25
 # With a channel layer, a slow poll still runs: a lost push delays an event, never loses it.
 SAFETY_POLL_SECONDS = 5.0
@@ -59,9 +64,14 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         await self._flush()
 
     async def _poll(self, interval: float):
-        while True:
-            await asyncio.sleep(interval)
-            await self._flush()
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                await self._flush()
+        except Exception:  # CancelledError (on disconnect) is not an Exception and passes through
+            # A dead poller would leave the socket open with nothing ever arriving on it.
+            logger.exception("job %s: event delivery failed; closing the socket", self.job.pk)
+            await self.close(code=CLOSE_INTERNAL_ERROR)
 
     async def _flush(self):
         async with self.lock:

@@ -1,20 +1,28 @@
 """What an engine sees while it runs: a lease kept alive, stages, progress, logs and outputs."""
 
+import logging
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import DatabaseError, close_old_connections, connection
 
 from . import services
 from .models import Job
 
+logger = logging.getLogger(__name__)
+
 
 class LeaseKeeper(threading.Thread):
-    """Renews the job's lease every third of its length; flags `lost` when renewal fails."""
+    """Renews the job's lease every third of its length; flags `lost` when renewal fails.
+
+    A database error is retried each interval while the lease we last got still runs; once it
+    would have expired another worker may own the job, so the keeper flags `lost` and stops.
+    """
 
     def __init__(self, job_id, lease_token: uuid.UUID):
         super().__init__(daemon=True, name=f"lease-{job_id}")
@@ -23,11 +31,24 @@ class LeaseKeeper(threading.Thread):
 
     def run(self):
         interval = max(0.2, settings.PIPELINE_LEASE_SECONDS / 3)
+        lease_ends = time.monotonic() + settings.PIPELINE_LEASE_SECONDS  # claimed just before we start
         try:
             while not self.stopped.wait(interval):
-                if not services.job_lease_renew(job_id=self.job_id, lease_token=self.lease_token):
+                attempted_at = time.monotonic()
+                try:
+                    renewed = services.job_lease_renew(job_id=self.job_id, lease_token=self.lease_token)
+                except DatabaseError:
+                    connection.close()  # the next attempt starts on a fresh connection
+                    if time.monotonic() >= lease_ends:
+                        logger.exception("job %s: lease renewal failed until the lease expired", self.job_id)
+                        self.lost.set()
+                        return
+                    logger.warning("job %s: lease renewal failed; retrying", self.job_id, exc_info=True)
+                    continue
+                if not renewed:
                     self.lost.set()
                     return
+                lease_ends = attempted_at + settings.PIPELINE_LEASE_SECONDS
         finally:
             connection.close()
 

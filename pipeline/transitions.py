@@ -20,6 +20,9 @@ TERMINAL = frozenset({"completed", "failed", "cancelled"})
 ALL_STATUSES = [*STATUS_ORDER, "failed", "cancelled"]
 # Statuses in which a worker holds the job (a lease applies).
 WORKING = frozenset(STATUS_ORDER[STATUS_ORDER.index("processing") : -1])
+# What a client may ask for with PATCH …/status (seed 001: running, then completed or failed; or
+# cancel). `validating` and `queued` are reached only through `job_start`, which moderates first.
+CLIENT_TARGETS = frozenset({"processing", "completed", "failed", "cancelled"})
 # Accepted spellings from clients (seed 001 says "running").
 ALIASES = {"running": "processing", "canceled": "cancelled", "done": "completed", "succeeded": "completed"}
 

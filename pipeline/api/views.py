@@ -87,14 +87,12 @@ def _set_status(request, job_id):
     job = _job(request, job_id)
     data = s.JobStatusSerializer(data=request.data)
     data.is_valid(raise_exception=True)
-    target = normalize_status(data.validated_data["status"])
-    if target is None:
+    if normalize_status(data.validated_data["status"]) is None:
         raise ValidationError({"status": [f"Unknown status {data.validated_data['status']!r}."]})
-    if target != job.status:  # the same status again is an idempotent no-op
-        services.job_transition(
-            job_id=job.pk, to=target, error=data.validated_data.get("error", ""),
-            error_type=data.validated_data.get("error_type", "") or ("client" if target == "failed" else ""),
-        )
+    services.job_status_set_by_client(
+        job=job, to=data.validated_data["status"], error=data.validated_data.get("error", ""),
+        error_type=data.validated_data.get("error_type", ""),
+    )
     return Response(s.JobSerializer(_job(request, job_id)).data)
 
 

@@ -22,6 +22,7 @@ from .jobs import (  # noqa: F401
     job_provider_job_set,
     job_reap_expired,
     job_stage,
+    job_status_set_by_client,
     job_start,
     job_transition,
 )

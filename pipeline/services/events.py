@@ -29,5 +29,7 @@ def event_append(*, job_id, type: str, data: dict) -> JobEvent:
         Job.objects.filter(pk=job_id).update(last_event_seq=F("last_event_seq") + 1)
         seq = Job.objects.filter(pk=job_id).values_list("last_event_seq", flat=True).get()
         event = JobEvent.objects.create(job_id=job_id, seq=seq, type=type, data=data)
-        transaction.on_commit(lambda: _publish(job_id, seq))
+        # robust: the change is committed whatever Redis does; a failed push is logged and the
+        # consumers still find the event by polling, and later hooks (the enqueue) still run.
+        transaction.on_commit(lambda: _publish(job_id, seq), robust=True)
     return event

@@ -1,7 +1,8 @@
 """Job lifecycle: create (with credit hold), submit, transitions under a row lock, claim/lease, finish."""
 
+import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -15,9 +16,11 @@ from .. import moderation
 from ..engines import engine_resolve
 from ..models import Job
 from ..queue import enqueue_job_run
-from ..transitions import TERMINAL, TRANSITIONS, WORKING, can_transition, normalize_status, stage_index
+from ..transitions import CLIENT_TARGETS, TERMINAL, TRANSITIONS, WORKING, can_transition, normalize_status, stage_index
 from .credits import job_credits_end, job_credits_hold, job_credits_quote
 from .events import event_append
+
+logger = logging.getLogger(__name__)
 
 
 class JobAborted(Exception):
@@ -97,8 +100,14 @@ def job_transition(
     error_type: str = "",
     result: dict | None = None,
     lease_token: uuid.UUID | None = None,
+    expect_status: str | None = None,
+    expect_lease_expired_before: datetime | None = None,
 ) -> Job:
-    """The one place a job's status changes, under its row lock, following `TRANSITIONS`."""
+    """The one place a job's status changes, under its row lock, following `TRANSITIONS`.
+
+    `expect_status` / `expect_lease_expired_before` are re-checked under the lock (the reaper
+    decides from an unlocked read): when the row no longer matches, Conflict and nothing changes.
+    """
     target = normalize_status(to)
     if target is None:
         raise ApplicationError(f"Unknown status {to!r}.", code="unknown_status")
@@ -106,6 +115,12 @@ def job_transition(
         job = Job.objects.select_for_update().get(pk=job_id)
         if lease_token is not None and job.lease_token != lease_token:
             raise JobAborted(f"lease on job {job_id} lost")
+        if expect_status is not None and job.status != expect_status:
+            raise Conflict(f"The job is {job.status}, no longer {expect_status}.", code="status_changed")
+        if expect_lease_expired_before is not None and not (
+            job.lease_expires_at is not None and job.lease_expires_at < expect_lease_expired_before
+        ):
+            raise Conflict("The job's lease was renewed or taken over.", code="lease_renewed")
         if not can_transition(job.status, target):
             raise Conflict(
                 f"A {job.status} job cannot become {target}.", code="invalid_transition",
@@ -120,6 +135,11 @@ def job_transition(
         if target in WORKING and job.started_at is None:
             job.started_at = now
             fields.append("started_at")
+        if target in WORKING and job.lease_expires_at is None:
+            # Set working by a client, not claimed by a worker: without a lease neither the claim
+            # nor the reaper would ever look at it again and its credits would stay held.
+            job.lease_expires_at = _lease_until()
+            fields.append("lease_expires_at")
         if result is not None:
             job.result = result
             fields.append("result")
@@ -138,6 +158,25 @@ def job_transition(
         if target == Job.Status.QUEUED:
             transaction.on_commit(lambda: enqueue_job_run(job_id))
     return job
+
+
+def job_status_set_by_client(*, job: Job, to: str, error: str = "", error_type: str = "") -> Job:
+    """A client's PATCH …/status: only `CLIENT_TARGETS`; the same status again is a no-op."""
+    target = normalize_status(to)
+    if target is None:
+        raise ApplicationError(f"Unknown status {to!r}.", code="unknown_status")
+    if target not in CLIENT_TARGETS:
+        raise Conflict(
+            f"A client cannot set a job to {target}; allowed: {', '.join(sorted(CLIENT_TARGETS))}. "
+            "A pending job is moderated and queued by POST …/start.",
+            code="invalid_transition",
+            extra={"current_status": job.status, "valid_transitions": TRANSITIONS[job.status]},
+        )
+    if target == job.status:
+        return job
+    return job_transition(
+        job_id=job.pk, to=target, error=error, error_type=error_type or ("client" if target == Job.Status.FAILED else ""),
+    )
 
 
 def job_cancel(*, job: Job) -> Job:
@@ -222,20 +261,16 @@ def job_provider_job_set(*, job_id, lease_token: uuid.UUID, provider_job_id: str
 
 
 def job_reap_expired() -> dict:
-    """Scheduled: jobs whose worker died (lease expired) are retried, or failed after the limit."""
+    """Scheduled: jobs whose worker died (lease expired) are retried, or failed after the limit;
+    jobs left pending too long are failed as abandoned (their credit hold released)."""
     now = timezone.now()
     retried, failed = [], []
     expired = Job.objects.filter(status__in=WORKING, lease_expires_at__lt=now).values_list("id", "attempts")
     for job_id, attempts in expired:
         if attempts >= settings.PIPELINE_MAX_ATTEMPTS:
-            try:
-                job_transition(
-                    job_id=job_id, to=Job.Status.FAILED, error_type="worker_lost",
-                    error=f"The worker stopped responding {attempts} times.",
-                )
+            if _reap_fail(job_id=job_id, error_type="worker_lost", error=f"The worker stopped responding {attempts} times.",
+                          expect_lease_expired_before=now):
                 failed.append(str(job_id))
-            except Conflict:
-                pass  # ended meanwhile
         else:
             enqueue_job_run(job_id)  # the claim's conditional UPDATE makes a duplicate harmless
             retried.append(str(job_id))
@@ -245,10 +280,23 @@ def job_reap_expired() -> dict:
         retried.append(str(job_id))
     # A request that died between `validating` and `queued` (moderation is done in the request).
     for job_id in Job.objects.filter(status=Job.Status.VALIDATING, updated_at__lt=stale).values_list("id", flat=True):
-        try:
-            job_transition(job_id=job_id, to=Job.Status.FAILED, error_type="validation_interrupted",
-                           error="Validation did not finish; please try again.")
+        if _reap_fail(job_id=job_id, error_type="validation_interrupted",
+                      error="Validation did not finish; please try again.", expect_status=Job.Status.VALIDATING):
             failed.append(str(job_id))
-        except Conflict:
-            pass
+    max_age = settings.PIPELINE_PENDING_MAX_AGE_SECONDS
+    abandoned = Job.objects.filter(status=Job.Status.PENDING, created_at__lt=now - timedelta(seconds=max_age))
+    for job_id in abandoned.values_list("id", flat=True):
+        if _reap_fail(job_id=job_id, error_type="abandoned", error="The job was never started.",
+                      expect_status=Job.Status.PENDING):
+            failed.append(str(job_id))
     return {"retried": retried, "failed": failed}
+
+
+def _reap_fail(*, job_id, error_type: str, error: str, **expect) -> bool:
+    """Fail one job the reaper picked; False when it changed meanwhile (checked under its lock)."""
+    try:
+        job_transition(job_id=job_id, to=Job.Status.FAILED, error_type=error_type, error=error, **expect)
+    except Conflict as exc:
+        logger.info("reaper left job %s alone: %s", job_id, exc.message)
+        return False
+    return True

@@ -1,11 +1,12 @@
 """Races on one job, with real threads on PostgreSQL: exactly one ending, credits ended once."""
 
 import threading
+import time
 import uuid
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from mozukai_hub.api.errors import Conflict
@@ -92,3 +93,76 @@ def test_reaper_is_scheduled_every_minute():
 
     schedule = Schedule.objects.get(func="pipeline.tasks.jobs_reap")
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1 and schedule.repeats == -1
+
+
+def test_job_set_running_by_a_client_gets_a_lease_the_reaper_handles(auth_client, funded_user, settings):
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot"}, format="json").json()["id"]
+    before = timezone.now()
+    assert auth_client.patch(f"/api/v1/jobs/{job_id}/status", {"status": "running"}, format="json").status_code == 200
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "processing" and job.lease_token is None
+    assert job.lease_expires_at is not None
+    assert before + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS - 5) < job.lease_expires_at
+    assert job.lease_expires_at <= timezone.now() + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+
+    Job.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.job_reap_expired()["retried"] == [job_id]
+    Job.objects.filter(pk=job_id).update(attempts=settings.PIPELINE_MAX_ATTEMPTS)
+    assert services.job_reap_expired()["failed"] == [job_id]
+    job.refresh_from_db()
+    assert job.status == "failed" and job.error_type == "worker_lost" and job.credits_state == "released"
+    assert balance(funded_user) == 10
+
+
+def test_reaper_fails_long_pending_jobs_as_abandoned_once(funded_user, settings):
+    old = services.job_create(user=funded_user, prompt="a bonsai pot", start=False)
+    fresh = services.job_create(user=funded_user, prompt="a bonsai pot", start=False)
+    assert balance(funded_user) == 8
+    Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
+    assert services.job_reap_expired() == {"retried": [], "failed": [str(old.pk)]}
+    old.refresh_from_db()
+    assert old.status == "failed" and old.error_type == "abandoned" and old.credits_state == "released"
+    assert Job.objects.get(pk=fresh.pk).status == "pending"
+    assert balance(funded_user) == 9
+    assert services.job_reap_expired() == {"retried": [], "failed": []}  # released exactly once
+    assert balance(funded_user) == 9
+
+    settings.PIPELINE_PENDING_MAX_AGE_SECONDS = 60
+    Job.objects.filter(pk=fresh.pk).update(created_at=timezone.now() - timedelta(seconds=61))
+    assert services.job_reap_expired()["failed"] == [str(fresh.pk)]
+    assert balance(funded_user) == 10
+
+
+def test_reaper_does_not_fail_a_job_whose_lease_was_renewed_meanwhile(funded_user, settings):
+    """The reaper reads an expired lease, then waits for the row lock while the worker renews it."""
+    job = services.job_create(user=funded_user, prompt="a bonsai pot")
+    token = uuid.uuid4()
+    assert services.job_claim(job_id=job.pk, lease_token=token)
+    Job.objects.filter(pk=job.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1), attempts=settings.PIPELINE_MAX_ATTEMPTS,
+    )
+    outcome = {}
+
+    def reap():
+        try:
+            outcome["result"] = services.job_reap_expired()
+        finally:
+            connection.close()
+
+    reaper = threading.Thread(target=reap)
+    with transaction.atomic():
+        Job.objects.select_for_update().get(pk=job.pk)
+        assert services.job_lease_renew(job_id=job.pk, lease_token=token)
+        reaper.start()
+        with connection.cursor() as cursor:  # until the reaper is blocked on our row lock
+            for _ in range(200):
+                cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.025)
+            else:
+                pytest.fail("the reaper never waited for the row lock")
+    reaper.join(timeout=20)
+    assert outcome["result"] == {"retried": [], "failed": []}
+    job.refresh_from_db()
+    assert job.status == "processing" and job.lease_token == token and balance(funded_user) == 9

@@ -1,6 +1,9 @@
 """The local text_to_3d / scad_render engines, run through the task code in this process."""
 
 import io
+import os
+import signal
+import time
 
 import pytest
 import trimesh
@@ -220,3 +223,59 @@ def test_cancel_stops_a_running_openscad(auth_client, user):
     assert outcome == ["aborted"] and time.monotonic() - cancelled_at < 3
     assert Job.objects.get(pk=job_id).status == "cancelled"
     assert not Asset.objects.filter(job_id=job_id, asset_type__in=["stl", "glb"]).exists()
+
+
+def test_openscad_runs_with_resource_limits_in_its_own_session(settings, tmp_path):
+    """A stand-in for the OpenSCAD binary (outside our code) reports the limits it was started with."""
+    from pipeline.engines import EngineError
+    from pipeline.engines.scad.render import openscad_render
+
+    fake = tmp_path / "openscad"
+    fake.write_text(
+        "#!/bin/sh\n"
+        'echo "as=$(ulimit -v) cpu=$(ulimit -t) fsize=$(ulimit -f) sid=$(ps -o sid= -p $$ | tr -d \' \')" >&2\n'
+        "exit 1\n"
+    )
+    fake.chmod(0o755)
+    settings.OPENSCAD_BINARY = str(fake)
+    scad = tmp_path / "model.scad"
+    scad.write_text("cube(1);")
+    with pytest.raises(EngineError) as failure:
+        openscad_render(scad_path=scad, stl_path=tmp_path / "model.stl", timeout=7)
+    reported = dict(pair.split("=") for pair in str(failure.value).removeprefix("OpenSCAD failed: ").split())
+    assert reported["as"] == str(2 * 1024 * 1024)  # KiB
+    assert reported["cpu"] == "12"
+    assert reported["fsize"] == str(200 * 1024 * 1024 // 512)  # 512-byte blocks in POSIX sh
+    assert reported["sid"] != str(os.getsid(0))
+
+
+def test_cancel_kills_openscads_whole_process_group(settings, tmp_path):
+    from pipeline.engines.scad.render import openscad_render
+
+    pid_file = tmp_path / "child.pid"
+    fake = tmp_path / "openscad"
+    fake.write_text(f"#!/bin/sh\nsleep 60 &\necho $! > {pid_file}\nwait\n")
+    fake.chmod(0o755)
+    settings.OPENSCAD_BINARY = str(fake)
+    scad = tmp_path / "model.scad"
+    scad.write_text("cube(1);")
+
+    class Cancelled(Exception):
+        pass
+
+    def cancel():
+        if pid_file.exists() and pid_file.read_text().strip():
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        openscad_render(scad_path=scad, stl_path=tmp_path / "model.stl", timeout=20, while_waiting=cancel)
+    child = int(pid_file.read_text())
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the grandchild survived the cancel")

@@ -101,3 +101,82 @@ def test_events_after(auth_client, funded_user):
     assert [e["seq"] for e in events] == [1, 2, 3]
     assert [e["seq"] for e in auth_client.get(f"/api/v1/jobs/{job_id}/events?after=2").json()] == [3]
     assert auth_client.get(f"/api/v1/jobs/{job_id}/events?after=x").status_code == 400
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "scad",
+    [
+        'import/**/("/etc/passwd");',
+        'import // a comment between the word and its bracket\n("/etc/passwd");',
+        'import_stl("/etc/passwd");',
+        'import_dxf(file = "a.dxf");',
+        'dxf_linear_extrude("a.dxf", height = 2);',
+        'x = dxf_dim(file = "a.dxf", name = "w");',
+        'linear_extrude(file = "/etc/passwd", height = 2);',
+        'surface("/etc/passwd");',
+        'surface (file = "/etc/passwd");',
+        "include </etc/passwd>",
+        "use </etc/passwd>\ncube(1);",
+        "$fn = 1e6; sphere(5);",
+        "$fn = 100.5; sphere(5);",
+        "n = 1000000; $fn = n; sphere(5);",
+        "sphere(5, $fn = 2 * 1000);",
+        "sphere(5, $fn = -1);",
+        "$fa = 0.001; sphere(5);",
+        "$fs = 0.0001; sphere(5);",
+        "sphere(5, $fs = s);",
+        'echo("unterminated); import("/etc/passwd");',
+        "/* unterminated comment import(\"/etc/passwd\");",
+    ],
+)
+def test_scad_that_reads_files_or_runs_away_is_400_and_stores_nothing(auth_client, funded_user, scad):
+    response = auth_client.post("/api/v1/jobs", {"kind": "scad_render", "params": {"scad": scad}}, format="json")
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "validation_error"
+    assert Job.objects.count() == 0 and JobEvent.objects.count() == 0
+    assert balance(funded_user) == 10
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "scad",
+    [
+        "sphere(5, $fn = 96);",
+        "$fa = 1; $fs = 0.1; $fn = 0; sphere(5);",
+        '// import("/etc/passwd") is only a comment\ncube(1);',
+        '/* use <x.scad> */ cube(1);',
+        'echo("import(\\"x\\") // $fn = 1e9"); cube(1);',
+        "w = $fn == 0 ? 1 : 2; cube(w);",
+    ],
+)
+def test_harmless_scad_is_accepted(auth_client, funded_user, scad):
+    response = auth_client.post("/api/v1/jobs", {"kind": "scad_render", "params": {"scad": scad}}, format="json")
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_channel_layer_down_still_answers_and_enqueues(auth_client, funded_user, settings, caplog):
+    """A failing Redis push after commit must not turn a committed change into a 500."""
+    import socket
+
+    from pipeline.queue import shared_broker
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{closed_port}/0"], "prefix": "mozukai:ws-down"},
+        }
+    }
+    queued_before = shared_broker().queue_size()
+    response = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot 120 mm wide"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["status"] == "queued"
+    assert shared_broker().queue_size() == queued_before + 1
+    cancelled = auth_client.post(f"/api/v1/jobs/{response.json()['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert balance(funded_user) == 10
+    assert any("on_commit" in r.getMessage() and r.exc_info for r in caplog.records)  # logged, not swallowed

@@ -116,3 +116,41 @@ def test_other_users_job_is_404_and_unchanged(auth_client, funded_user, other_us
         assert getattr(api_client, method)(path, body, format="json").status_code == 401, path
     assert Job.objects.get(pk=job_id).status == "queued"
     assert intruder.get("/api/v1/jobs").json() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_patch_cannot_skip_moderation_to_queued(auth_client, funded_user, settings):
+    """POST start:false, then PATCH validating/queued must not enqueue an unmoderated prompt."""
+    from pipeline.queue import shared_broker
+
+    settings.MODERATION_BACKEND = "local"
+    broker = shared_broker()
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot", "start": False}, format="json").json()["id"]
+    events = JobEvent.objects.filter(job_id=job_id).count()
+    queued_before = broker.queue_size()
+    for target in ("validating", "queued", "Queued", "pending"):
+        for path in (f"/api/v1/jobs/{job_id}/status", f"/api/v1/jobs/{job_id}"):
+            response = auth_client.patch(path, {"status": target}, format="json")
+            assert response.status_code == 409, (target, response.content)
+            assert response.json()["error"]["code"] == "invalid_transition"
+    job = Job.objects.get(pk=job_id)
+    assert job.status == "pending" and job.queued_at is None
+    assert JobEvent.objects.filter(job_id=job_id).count() == events
+    assert broker.queue_size() == queued_before
+    # The moderated way in still works, and is what enqueues.
+    assert auth_client.post(f"/api/v1/jobs/{job_id}/start").json()["status"] == "queued"
+    assert broker.queue_size() == queued_before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_patch_cannot_move_a_validating_job_to_queued(auth_client, funded_user):
+    from pipeline import services
+    from pipeline.queue import shared_broker
+
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot", "start": False}, format="json").json()["id"]
+    services.job_transition(job_id=job_id, to="validating")  # a request mid-moderation
+    queued_before = shared_broker().queue_size()
+    response = auth_client.patch(f"/api/v1/jobs/{job_id}/status", {"status": "queued"}, format="json")
+    assert response.status_code == 409
+    assert Job.objects.get(pk=job_id).status == "validating"
+    assert shared_broker().queue_size() == queued_before

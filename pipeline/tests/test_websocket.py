@@ -77,3 +77,30 @@ def test_other_users_socket_gets_nothing(layer_mode, auth_client, user, other_us
         assert (await anonymous.receive_output(timeout=5))["code"] == 4401
 
     async_to_sync(scenario)()
+
+
+def test_delivery_failure_closes_the_socket_with_1011(auth_client, user, funded_user, settings, caplog):
+    """The consumer's reads start failing (a real database error): it must close with 1011 so the
+    client reconnects with `after`, not stay open and silent."""
+    from django.db import connection
+
+    settings.CHANNEL_LAYERS = {}  # the poller is what delivers
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot", "start": False}, format="json").json()["id"]
+    token = _token(user)
+
+    def events_table(name_from, name_to):
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {name_from} RENAME TO {name_to}")
+
+    async def scenario():
+        socket = await _connect(token, job_id, after=0)
+        assert (await _receive(socket, 1))[0]["seq"] == 1
+        await database_sync_to_async(events_table)("pipeline_jobevent", "pipeline_jobevent_away")
+        try:
+            closed = await socket.receive_output(timeout=5)
+        finally:
+            await database_sync_to_async(events_table)("pipeline_jobevent_away", "pipeline_jobevent")
+        assert closed == {"type": "websocket.close", "code": 1011}
+
+    async_to_sync(scenario)()
+    assert any("event delivery failed" in r.getMessage() and r.exc_info for r in caplog.records)

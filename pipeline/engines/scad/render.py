@@ -1,6 +1,9 @@
 """OpenSCAD → STL (subprocess with a timeout) → GLB (trimesh, Z-up mm → glTF Y-up metres)."""
 
+import os
 import re
+import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -11,21 +14,104 @@ from django.conf import settings
 
 from .. import EngineError
 
-# User-supplied SCAD may not read files or escape the bounded $fn.
-FORBIDDEN = re.compile(r"\b(include|use|import|surface)\b\s*[<(]")
-FN_ASSIGN = re.compile(r"\$fn\s*=\s*([0-9.]+)")
+# User-supplied SCAD may not read files or run away with the fragment count. The checks run on
+# the source with comments removed and string literals emptied, so `import/**/(` or a keyword
+# hidden in a comment cannot slip past, and a word inside a string cannot trip them.
+FORBIDDEN = re.compile(r"\b(?:include|use|surface)\b|\bimport\w*|\bdxf_\w*|\bfile\s*=")
+NUMBER = r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+# `$fn = <literal>` ending the expression; any other right-hand side is rejected.
+SPECIAL_ASSIGN = re.compile(r"(\$f[nas])\s*=(?!=)")
+SPECIAL_LITERAL = re.compile(rf"\s*({NUMBER})\s*(?=[;,)]|$)")
+MAX_SOURCE_CHARS = 100_000
+# Resource limits for the OpenSCAD process (its CPU limit is the timeout plus a margin).
+OPENSCAD_MAX_MEMORY_BYTES = 2 * 1024**3
+OPENSCAD_MAX_FILE_BYTES = 200 * 1024**2
+
+
+def scad_code_only(source: str) -> str:
+    """The source with comments turned into a space and string literals emptied to `""`.
+
+    Raises ValueError for an unterminated comment or string (OpenSCAD would not parse it either,
+    and guessing where it ends is how a check gets bypassed).
+    """
+    out, i, n = [], 0, len(source)
+    while i < n:
+        c = source[i]
+        if source.startswith("//", i):
+            end = source.find("\n", i)
+            i = n if end < 0 else end
+            out.append(" ")
+        elif source.startswith("/*", i):
+            end = source.find("*/", i + 2)
+            if end < 0:
+                raise ValueError("Unterminated /* comment.")
+            i = end + 2
+            out.append(" ")
+        elif c == '"':
+            i += 1
+            while i < n and source[i] != '"':
+                i += 2 if source[i] == "\\" else 1
+            if i >= n:
+                raise ValueError("Unterminated string literal.")
+            i += 1
+            out.append('""')
+        else:
+            out.append(c)
+            i += 1
+    return "".join(out)
+
+
+def _special_bound_problem(name: str, value: float) -> str | None:
+    if name == "$fn" and value > settings.OPENSCAD_MAX_FN:
+        return f"$fn may be at most {settings.OPENSCAD_MAX_FN}"
+    if name == "$fa" and value < 1:
+        return "$fa must be at least 1"
+    if name == "$fs" and value < 0.1:
+        return "$fs must be at least 0.1"
+    return None
 
 
 def scad_source_check(source: str) -> list[str]:
+    if len(source) > MAX_SOURCE_CHARS:
+        return [f"SCAD source is longer than {MAX_SOURCE_CHARS} characters."]
+    try:
+        code = scad_code_only(source)
+    except ValueError as exc:
+        return [str(exc)]
     problems = []
-    if FORBIDDEN.search(source):
-        problems.append("include, use, import and surface are not allowed.")
-    for value in FN_ASSIGN.findall(source):
-        if float(value) > settings.OPENSCAD_MAX_FN:
-            problems.append(f"$fn may be at most {settings.OPENSCAD_MAX_FN} (got {value}).")
-    if len(source) > 100_000:
-        problems.append("SCAD source is longer than 100000 characters.")
+    if FORBIDDEN.search(code):
+        problems.append("include, use, import*, surface, dxf_* and file= are not allowed.")
+    for match in SPECIAL_ASSIGN.finditer(code):
+        name = match.group(1)
+        literal = SPECIAL_LITERAL.match(code, match.end())
+        if literal is None:
+            problems.append(f"{name} may only be set to a plain number.")
+            continue
+        problem = _special_bound_problem(name, float(literal.group(1)))
+        if problem:
+            problems.append(f"{problem} (got {literal.group(1)}).")
     return problems
+
+
+def _limited(command: list[str], *, cpu_seconds: int) -> list[str]:
+    """The command run under util-linux `prlimit` (memory, CPU time, file size).
+
+    `prlimit` sets the limits on itself and then execs OpenSCAD, so no Python runs between
+    fork and exec (a `preexec_fn` could deadlock while the lease-keeper thread runs).
+    """
+    return [
+        "prlimit", f"--as={OPENSCAD_MAX_MEMORY_BYTES}", f"--cpu={cpu_seconds}", f"--fsize={OPENSCAD_MAX_FILE_BYTES}",
+        "--", *command,
+    ]
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """OpenSCAD leads its own session: kill the whole group, then reap the leader."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass  # the group is already gone
+    process.wait()
 
 
 def openscad_render(*, scad_path: Path, stl_path: Path, timeout: int | None = None, while_waiting=None) -> str:
@@ -35,13 +121,19 @@ def openscad_render(*, scad_path: Path, stl_path: Path, timeout: int | None = No
     whatever it raises (a cancellation) kills OpenSCAD and propagates.
     """
     limit = timeout or settings.OPENSCAD_TIMEOUT_SECONDS
-    command = [settings.OPENSCAD_BINARY, "-o", str(stl_path), str(scad_path)]
+    binary = shutil.which(settings.OPENSCAD_BINARY)
+    if binary is None:
+        raise EngineError("OpenSCAD is not installed on this worker.", error_type="engine_unavailable")
+    command = _limited([binary, "-o", str(stl_path), str(scad_path)], cpu_seconds=limit + 5)
     log_path = scad_path.with_suffix(".log")
     try:
         with log_path.open("w") as log_file:
-            process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file, cwd=scad_path.parent)
+            process = subprocess.Popen(
+                command, stdout=subprocess.DEVNULL, stderr=log_file, cwd=scad_path.parent,
+                start_new_session=True,
+            )
     except FileNotFoundError:
-        raise EngineError("OpenSCAD is not installed on this worker.", error_type="engine_unavailable")
+        raise EngineError("prlimit (util-linux) is not installed on this worker.", error_type="engine_unavailable")
     deadline = time.monotonic() + limit
     try:
         while True:
@@ -55,8 +147,7 @@ def openscad_render(*, scad_path: Path, stl_path: Path, timeout: int | None = No
                     while_waiting()
     finally:
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            _kill_group(process)
     log = log_path.read_text(errors="replace")[-4000:]
     if returncode != 0 or not stl_path.exists() or stl_path.stat().st_size == 0:
         raise EngineError(f"OpenSCAD failed: {log.strip().splitlines()[-1] if log.strip() else returncode}", error_type="scad_error")
