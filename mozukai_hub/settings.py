@@ -37,6 +37,8 @@ SECRET_KEY = env.str("SECRET_KEY", default="" if PRODUCTION else "dev-insecure-k
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"])
 DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
+# Public base URL for links that leave the request (e-mails, Stripe success/cancel pages).
+SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
 
 if PRODUCTION:
     missing = [
@@ -46,6 +48,7 @@ if PRODUCTION:
             "DATABASE_URL": DATABASE_URL,
             "REDIS_URL": REDIS_URL,
             "ALLOWED_HOSTS": ALLOWED_HOSTS,
+            "SITE_URL": SITE_URL,
             # Payments: no dev payment mode and no unsigned webhooks in production (Billing below).
             "STRIPE_SECRET_KEY": env.str("STRIPE_SECRET_KEY", default=""),
             "STRIPE_WEBHOOK_SECRET": env.str("STRIPE_WEBHOOK_SECRET", default=""),
@@ -57,7 +60,7 @@ if PRODUCTION:
     if not DATABASE_URL.startswith(("postgres://", "postgresql://")):
         raise ImproperlyConfigured("Production needs a PostgreSQL DATABASE_URL.")
 
-SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
+
 
 # --- Applications -------------------------------------------------------------------------
 

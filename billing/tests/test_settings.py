@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "DJANGO_ENV": "production", "SECRET_KEY": "x" * 60, "DATABASE_URL": "postgres://u@127.0.0.1:1/x",
     "REDIS_URL": "redis://127.0.0.1:1/0", "ALLOWED_HOSTS": "shop.example.com", "DEBUG": "false",
+    "SITE_URL": "https://shop.example.com",
 }
 PROBE = "import django; django.setup(); from django.conf import settings; print(settings.BILLING_DEV_PAYMENTS)"
 

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args, **env):
-    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}}
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SITE_URL"}}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120)
 
 
@@ -23,6 +23,7 @@ def production_env(**overrides):
         "DATABASE_URL": os.environ["DATABASE_URL"],
         "REDIS_URL": os.environ["REDIS_URL"],
         "ALLOWED_HOSTS": "shop.example.com",
+        "SITE_URL": "https://shop.example.com",
         "STRIPE_SECRET_KEY": "sk_test_" + "x" * 24,
         "STRIPE_PUBLISHABLE_KEY": "pk_test_" + "x" * 24,
         "STRIPE_WEBHOOK_SECRET": "whsec_" + "x" * 24,
@@ -44,6 +45,7 @@ def test_check_deploy_is_clean_under_production_settings():
         ({"DATABASE_URL": None}, "DATABASE_URL"),
         ({"REDIS_URL": None}, "REDIS_URL"),
         ({"ALLOWED_HOSTS": None}, "ALLOWED_HOSTS"),
+        ({"SITE_URL": None}, "SITE_URL"),
         ({"DATABASE_URL": "sqlite:///tmp/x.sqlite3"}, "PostgreSQL"),
         ({"DEBUG": "true"}, "DEBUG"),
     ],
