@@ -30,14 +30,22 @@ class RunPodClient:
     def close(self):
         self.http.close()
 
-    def _call(self, method: str, path: str, **kwargs) -> dict:
-        """Bounded retries on 429/5xx and network errors only; other failures are classified."""
+    def _call(self, method: str, path: str, *, once: bool = False, **kwargs) -> dict:
+        """Bounded retries on 429/5xx and network errors only; other failures are classified.
+
+        `once`: the call starts something that costs money (`/run`). It is retried only when
+        RunPod surely did not act on it: the connection was never made, or a 429 refused it. A
+        5xx or a lost answer may have started a remote job, and a second submission would start
+        (and bill) another one, so those fail the job instead.
+        """
         last = ""
         for attempt in range(self.attempts):
             try:
                 response = self.http.request(method, f"{self.base}{path}", **kwargs)
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}"
+                if once and not isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout)):
+                    break
             else:
                 if response.status_code < 300:
                     return response.json()
@@ -46,11 +54,14 @@ class RunPodClient:
                 if response.status_code not in RETRYABLE:
                     raise EngineError(f"RunPod rejected the request (HTTP {response.status_code}).", error_type="provider_rejected")
                 last = f"HTTP {response.status_code}"
-            time.sleep(min(4.0, 0.25 * 2**attempt))
+                if once and response.status_code != 429:
+                    break
+            if attempt + 1 < self.attempts:
+                time.sleep(min(4.0, 0.25 * 2**attempt))
         raise EngineError(f"RunPod is unavailable ({last}).", error_type="provider_unavailable")
 
     def run(self, payload: dict) -> dict:
-        return self._call("POST", "/run", json={"input": payload})
+        return self._call("POST", "/run", once=True, json={"input": payload})
 
     def status(self, runpod_id: str) -> dict:
         return self._call("GET", f"/status/{runpod_id}")

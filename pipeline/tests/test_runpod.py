@@ -62,6 +62,8 @@ class FakeRunPod(BaseHTTPRequestHandler):
         s["calls"].append(("POST", self.path, self.headers.get("Authorization")))
         if self.path == f"/v2/{ENDPOINT}/run":
             s["inputs"].append(body["input"])
+            if s["run_answers"]:  # e.g. a 503 after the job was (or was not) started
+                return self._send(s["run_answers"].pop(0), {"error": "scripted"})
             return self._send(200, {"id": "rp-1", "status": "IN_QUEUE"})
         if self.path == f"/v2/{ENDPOINT}/cancel/rp-1":
             s["cancelled"] = True
@@ -75,7 +77,7 @@ class FakeRunPod(BaseHTTPRequestHandler):
 @pytest.fixture
 def runpod(settings):
     FakeRunPod.state = {"calls": [], "inputs": [], "polls": 0, "script": ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"],
-                        "status_failures": 0, "cancelled": False}
+                        "status_failures": 0, "run_answers": [], "cancelled": False}
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeRunPod)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     settings.RUNPOD_API_KEY = "rp-key"
@@ -115,6 +117,24 @@ def test_runpod_job_completes_and_outputs_are_copied(runpod, auth_client, funded
     assert mesh.extents == pytest.approx([0.1, 0.05, 0.1])
     assert balance(funded_user) == 9
     assert RunPodClient().health()["workers"] == {"idle": 1}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_5xx_on_submit_is_not_resubmitted_but_a_429_is(runpod, auth_client, funded_user):
+    """A 503 from /run may come after RunPod queued the job: submitting again could start and
+    bill a second one. A 429 is a refusal, so that one is retried."""
+    runpod["run_answers"] = [503]
+    job_id = _create(auth_client)
+    assert tasks.job_run(job_id) == "failed"
+    job = Job.objects.get(pk=job_id)
+    assert job.error_type == "provider_unavailable" and len(runpod["inputs"]) == 1
+    assert balance(funded_user) == 10
+
+    runpod["inputs"].clear()
+    runpod["run_answers"] = [429]
+    job_id = _create(auth_client)
+    assert tasks.job_run(job_id) == "completed"
+    assert len(runpod["inputs"]) == 2 and balance(funded_user) == 9
 
 
 @pytest.mark.django_db(transaction=True)
