@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from catalog import views as shop_views
@@ -32,6 +32,10 @@ urlpatterns = [
     path("jobs/", include("pipeline.urls")),
     path("credits/", include("billing.urls")),
     path("shop/", include("catalog.urls")),
+    # Last: any other /api/ path is the API's JSON 404. `handler404` gives the same answer only
+    # with DEBUG off; with DEBUG on (`make run`) Django would answer its HTML debug page, and an
+    # SPA developer would get HTML from a JSON API.
+    re_path(r"^api/", views.api_path_not_found),
 ]
 
 handler404 = "mozukai_hub.views.not_found"

@@ -20,6 +20,19 @@ def test_unknown_api_url_is_a_json_404(client):
     assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
 
 
+@pytest.mark.parametrize("method", ["get", "post", "delete"])
+def test_unknown_api_url_is_a_json_404_with_debug_on_too(settings, method):
+    """`make run` serves with DEBUG on, where Django would answer its HTML debug page (and a
+    POST would meet the CSRF check first)."""
+    from django.test import Client
+
+    settings.DEBUG = True
+    response = getattr(Client(enforce_csrf_checks=True), method)("/api/v1/no-such-thing")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+    assert Client().get("/no-such-page/").status_code == 404  # pages are untouched
+
+
 def test_unknown_page_is_an_html_404(client):
     response = client.get("/no-such-page/")
     assert response.status_code == 404 and b"Not found" in response.content

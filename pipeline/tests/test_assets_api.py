@@ -42,6 +42,19 @@ def test_upload_png_sniffed_and_downloadable(auth_client, user, api_client, sett
 
 
 @pytest.mark.django_db
+def test_upload_takes_the_seeds_type_field_as_the_role(auth_client, user):
+    """Seed 000: `curl -F "file=@image.jpg" -F "type=profile_photo"`."""
+    response = upload(auth_client, png_bytes(), type="profile_photo")
+    assert response.status_code == 201, response.content
+    assert response.json()["role"] == "profile_photo"
+    assert upload(auth_client, png_bytes(), type="selfie", role="selfie").json()["role"] == "selfie"
+    for fields in ({"type": "output"}, {"type": "hologram"}, {"type": "selfie", "role": "ref"}):
+        refused = upload(auth_client, png_bytes(), **fields)
+        assert refused.status_code == 400 and "type" in refused.json()["error"]["fields"], refused.content
+    assert Asset.objects.filter(owner=user).count() == 2
+
+
+@pytest.mark.django_db
 def test_expired_link_is_403(auth_client, user, api_client, settings):
     asset_id = upload(auth_client, png_bytes()).json()["id"]
     settings.PIPELINE_DOWNLOAD_URL_SECONDS = 1
