@@ -146,6 +146,14 @@ if DATABASE_URL:
             "max_size": env.int("DATABASE_POOL_MAX", default=20),
             "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
         }
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's cursors bind on the client and never prepare; this threshold only affects the
+        # credit ledger's server-binding cursor (billing.services.ledger.prepared_cursor), whose
+        # few hot statements are prepared after this many runs on a connection. Set it to 0
+        # ("off") behind a pooler that cannot keep prepared statements (PgBouncer < 1.21 in
+        # transaction mode).
+        threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=2)
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = threshold or None
 else:
     DATABASES = {
         "default": {

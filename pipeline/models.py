@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from mozukai_hub.ids import uuid7
+
 from .transitions import ALL_STATUSES
 
 
@@ -34,7 +36,9 @@ class Job(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered: a job's id is also its credit hold's key ("hold:job:<id>"), and ordered
+    # keys append to the ledger's unique index instead of dirtying a random page each.
+    id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
     session = models.ForeignKey("chat.Session", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -17,16 +17,17 @@ entry and moves the balance in ONE atomic step, so the two never disagree:
 from __future__ import annotations
 
 import hashlib
+import os
 import uuid
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from mozukai_hub.api.errors import Conflict, PaymentRequired
+from mozukai_hub.ids import uuid7
 
 from ..models import CreditAccount, CreditEntry, EntryKind
 
@@ -117,12 +118,17 @@ def credit_account_for(*, user=None, client_ip: str | None = None) -> CreditAcco
 # --- Low-level movements -------------------------------------------------------------------
 
 
+def _user_id_value(user_id):
+    """A user's UUID primary key as this database stores it (SQLite keeps UUIDs as text)."""
+    return CreditEntry._meta.get_field("created_by").get_db_prep_value(user_id, connection)
+
+
 def _insert_entry(cursor, *, account_id: int, kind: str, amount: int, key: str, reference: str, reason: str,
                   created_by_id=None) -> int | None:
     cursor.execute(
         f"INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at) "
         f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        [account_id, kind, amount, key, reference, reason[:500], created_by_id, _now()],
+        [account_id, kind, amount, key, reference, reason[:500], _user_id_value(created_by_id), _now()],
     )
     row = cursor.fetchone()
     return row[0] if row else None
@@ -152,17 +158,41 @@ def _credit(*, account_id: int, kind: str, amount: int, key: str, reference: str
 
 _SPEND_PG = f"""
 WITH acct AS (
-    UPDATE {ACCOUNT} SET balance = balance - %(n)s, updated_at = %(now)s
+    UPDATE {ACCOUNT} SET balance = balance - %(n)s, updated_at = clock_timestamp()
     WHERE {{owner}} = %(owner)s AND balance >= %(n)s
     RETURNING id, balance
 ), ins AS (
     INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at)
-    SELECT id, %(kind)s, -%(n)s, %(key)s, %(reference)s, %(reason)s, NULL, %(now)s FROM acct
+    SELECT id, %(kind)s, -%(n)s, %(key)s, %(reference)s, %(reason)s, NULL, clock_timestamp() FROM acct
     RETURNING id, account_id
 )
 SELECT ins.id, ins.account_id, acct.balance FROM ins, acct
 """
 _SPEND_PG_BY = {column: _SPEND_PG.replace("{owner}", column) for column in ("user_id", "client_ip")}
+
+_SETTLE_PG = f"""
+INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at)
+SELECT account_id, %(kind)s, 0, %(end_key)s, reference, 'Charged ' || CAST(-amount AS TEXT) || ' held credits', NULL, clock_timestamp()
+FROM {ENTRY} WHERE idempotency_key = %(hold_key)s
+ON CONFLICT (idempotency_key) DO NOTHING
+"""
+
+
+def prepared_cursor(db=None):
+    """A Django cursor whose statements PostgreSQL parses and plans once per connection.
+
+    Django's default psycopg cursors bind parameters on the client, so every call is parsed
+    and planned again; for the ledger's spend statement planning costs more than running it.
+    The hot statements are a few fixed strings, so they go through psycopg's server-side
+    binding, which prepares a statement after `prepare_threshold` executions on a connection
+    (settings: `DATABASE_PREPARE_THRESHOLD`). Same connection and transaction as every other
+    query, still wrapped by Django (error translation, query logging).
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    db = db or connections[DEFAULT_DB_ALIAS]
+    db.ensure_connection()
+    return db._prepare_cursor(ServerBindingCursor(db.connection))
 
 
 def _owner_of(*, user, client_ip: str | None) -> tuple[str, object]:
@@ -181,14 +211,18 @@ def _ensure_account(owner: tuple[str, object]) -> CreditAccount:
     return _account_for_ip(value)
 
 
-def _spend_statement(owner: tuple[str, object], params: dict) -> tuple | None:
+def _spend_statement(db, owner: tuple[str, object], params: dict) -> tuple | None:
     """PostgreSQL: find the account, take the credits and write the entry in one statement."""
+    params["owner"] = owner[1]
     try:
-        # One statement is atomic by itself; inside a caller's transaction a savepoint keeps a
-        # lost unique-key race from aborting the caller's work.
-        scope = transaction.atomic() if connection.in_atomic_block else nullcontext()
-        with scope, connection.cursor() as cursor:
-            cursor.execute(_SPEND_PG_BY[owner[0]], {**params, "owner": owner[1]})
+        if not db.in_atomic_block:  # one statement is atomic by itself
+            with prepared_cursor(db) as cursor:
+                cursor.execute(_SPEND_PG_BY[owner[0]], params)
+                return cursor.fetchone()
+        # Inside a caller's transaction a savepoint keeps a lost unique-key race from
+        # aborting the caller's work.
+        with transaction.atomic(using=db.alias), prepared_cursor(db) as cursor:
+            cursor.execute(_SPEND_PG_BY[owner[0]], params)
             return cursor.fetchone()
     except IntegrityError:
         # The key exists (a repeat, or a concurrent twin won): the unique index refused the
@@ -197,28 +231,33 @@ def _spend_statement(owner: tuple[str, object], params: dict) -> tuple | None:
 
 
 def _spend_generic(owner: tuple[str, object], params: dict) -> tuple | None:
-    account = _ensure_account(owner)
+    """Other databases (SQLite): the same steps in one transaction, entry first."""
+    column, value = owner
+    account_id = CreditAccount.objects.filter(**{column: value}).values_list("id", flat=True).first()
+    if account_id is None:
+        return None  # like the PostgreSQL statement: `_spend` decides what a missing account means
     with transaction.atomic(), connection.cursor() as cursor:
-        entry_id = _insert_entry(cursor, account_id=account.pk, kind=params["kind"], amount=-params["n"],
+        entry_id = _insert_entry(cursor, account_id=account_id, kind=params["kind"], amount=-params["n"],
                                  key=params["key"], reference=params["reference"], reason=params["reason"])
         if entry_id is None:
             return None
         cursor.execute(f"UPDATE {ACCOUNT} SET balance = balance - %s, updated_at = %s WHERE id = %s AND balance >= %s "
-                       f"RETURNING balance", [params["n"], params["now"], account.pk, params["n"]])
+                       f"RETURNING balance", [params["n"], _now(), account_id, params["n"]])
         updated = cursor.fetchone()
         if updated is None:
             transaction.set_rollback(True)  # the entry goes too: nothing is written
             return None
-        return entry_id, account.pk, updated[0]
+        return entry_id, account_id, updated[0]
 
 
 def _spend(*, owner: tuple[str, object], kind: str, amount: int, key: str, reference: str, reason: str,
            may_replay: bool = True) -> Movement:
     """Take `amount` off the owner's balance if it is there; nothing is written otherwise."""
-    params = {"n": amount, "now": _now(), "key": key, "kind": kind, "reference": reference, "reason": reason[:500]}
+    params = {"n": amount, "key": key, "kind": str(kind), "reference": reference, "reason": reason[:500]}
+    db = connections[DEFAULT_DB_ALIAS]
     for first_try in (True, False):
-        if connection.vendor == "postgresql":
-            row = _spend_statement(owner, params)
+        if db.vendor == "postgresql":
+            row = _spend_statement(db, owner, params)
         else:
             row = _spend_generic(owner, params)
         if row:
@@ -247,7 +286,7 @@ def credits_consume(*, user=None, client_ip: str | None = None, amount: int, rea
     _check_amount(amount)
     owner = _owner_of(user=user, client_ip=client_ip)
     key = (f"consume:{owner[0]}={owner[1]}:{client_key_digest(idempotency_key)}" if idempotency_key
-           else f"consume:{uuid.uuid4()}")
+           else f"consume:{uuid7()}")  # time-ordered: new keys append to the unique index
     return _spend(owner=owner, kind=EntryKind.CONSUME, amount=amount, key=key, reference=reference, reason=reason,
                   may_replay=bool(idempotency_key))  # a fresh random key cannot have been used
 
@@ -273,13 +312,14 @@ def credits_hold(*, user, client_ip: str | None = None, amount: int, reference: 
 
 def credits_settle(*, reference: str) -> None:
     """The hold for `reference` becomes a charge. Exactly once; no-op if none or already ended."""
+    params = {"kind": str(EntryKind.SETTLE), "end_key": f"hold-end:{reference}", "hold_key": f"hold:{reference}"}
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
+        with prepared_cursor(db) as cursor:
+            cursor.execute(_SETTLE_PG, params)
+        return
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at) "
-            f"SELECT account_id, %s, 0, %s, reference, 'Charged ' || CAST(-amount AS TEXT) || ' held credits', NULL, %s "
-            f"FROM {ENTRY} WHERE idempotency_key = %s ON CONFLICT (idempotency_key) DO NOTHING",
-            [EntryKind.SETTLE, f"hold-end:{reference}", _now(), f"hold:{reference}"],
-        )
+        cursor.execute(_SETTLE_PG.replace("clock_timestamp()", "%(now)s"), {**params, "now": _now()})
 
 
 def credits_release(*, reference: str) -> None:

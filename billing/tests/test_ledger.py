@@ -245,3 +245,19 @@ def test_a_client_key_of_255_characters_fits_the_ledger_key(user):
     assert (first.replayed, again.replayed, other.replayed) == (False, True, False)
     assert again.entry_id == first.entry_id
     assert balance(user) == 6 == ledger_sum(user)
+
+
+def test_the_spend_and_settle_statements_are_prepared_once_per_connection(user):
+    """The hot path's speed (bench/credits.py) rests on PostgreSQL planning these statements
+    once per connection, not on every call."""
+    grant(user, 20)
+    for i in range(4):
+        services.credits_consume(user=user, amount=1, reason="render")
+        services.credits_hold(user=user, amount=1, reference=f"job:prepared-{i}")
+        services.credits_settle(reference=f"job:prepared-{i}")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("WITH acct AS" in sql for sql in prepared), prepared
+    assert any("'Charged '" in sql for sql in prepared), prepared
+    assert balance(user) == ledger_sum(user) == 12
