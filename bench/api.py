@@ -319,7 +319,7 @@ def main() -> int:
         servers = {
             "gunicorn": subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "bench.api:django_application", "-w", str(args.workers),
-                 "-b", f"127.0.0.1:{django_port}", "--backlog", "2048", "--log-level", "warning"],
+                 "-b", f"127.0.0.1:{django_port}", "--log-level", "warning"],
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True),
             "uvicorn": subprocess.Popen(
                 [sys.executable, "-m", "uvicorn", "--factory", "bench.api:fastapi_app", "--workers", str(args.workers),

@@ -147,9 +147,9 @@ if DATABASE_URL:
             "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
         }
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's cursors bind on the client and never prepare; this threshold only affects the
-        # credit ledger's server-binding cursor (billing.services.ledger.prepared_cursor), whose
-        # few hot statements are prepared after this many runs on a connection. Set it to 0
+        # Django's cursors bind on the client and never prepare; this threshold only affects
+        # `mozukai_hub.db.prepared_cursor` (the credit ledger's and the product list's few hot
+        # statements), which prepares a statement after this many runs on a connection. Set it to 0
         # ("off") behind a pooler that cannot keep prepared statements (PgBouncer < 1.21 in
         # transaction mode).
         threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=2)
@@ -176,7 +176,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's RedisCache, reusing one Redis client instead of building one per call.
+            "BACKEND": "mozukai_hub.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "mozukai",
         }

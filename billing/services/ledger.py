@@ -27,6 +27,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from mozukai_hub.api.errors import Conflict, PaymentRequired
+from mozukai_hub.db import prepared_cursor  # the hot statements are planned once per connection
 from mozukai_hub.ids import uuid7
 
 from ..models import CreditAccount, CreditEntry, EntryKind
@@ -176,23 +177,6 @@ SELECT account_id, %(kind)s, 0, %(end_key)s, reference, 'Charged ' || CAST(-amou
 FROM {ENTRY} WHERE idempotency_key = %(hold_key)s
 ON CONFLICT (idempotency_key) DO NOTHING
 """
-
-
-def prepared_cursor(db=None):
-    """A Django cursor whose statements PostgreSQL parses and plans once per connection.
-
-    Django's default psycopg cursors bind parameters on the client, so every call is parsed
-    and planned again; for the ledger's spend statement planning costs more than running it.
-    The hot statements are a few fixed strings, so they go through psycopg's server-side
-    binding, which prepares a statement after `prepare_threshold` executions on a connection
-    (settings: `DATABASE_PREPARE_THRESHOLD`). Same connection and transaction as every other
-    query, still wrapped by Django (error translation, query logging).
-    """
-    from django.db.backends.postgresql.base import ServerBindingCursor
-
-    db = db or connections[DEFAULT_DB_ALIAS]
-    db.ensure_connection()
-    return db._prepare_cursor(ServerBindingCursor(db.connection))
 
 
 def _owner_of(*, user, client_ip: str | None) -> tuple[str, object]:

@@ -22,7 +22,6 @@ from . import listing
 from . import serializers as s
 
 LIST_FILTERS = ("category", "min_price", "max_price", "in_stock", "q", "search", "ordering", "page", "page_size")
-PAGING_HEADERS = ("X-Total-Count", "X-Page", "X-Page-Size", "Link")
 MAX_PAGE_OFFSET = 2**31  # far beyond any catalog; keeps OFFSET inside bigint
 
 
@@ -74,8 +73,7 @@ def _product_page(request, products) -> tuple[bytes, dict]:
     if paging.page.number != number:
         body, _ = listing.product_page_json(products, offset=(paging.page.number - 1) * page_size, limit=page_size)
     paging.request = request
-    described = paging.get_paginated_response(None)
-    return body, {name: described[name] for name in PAGING_HEADERS if described.has_header(name)}
+    return body, paging.get_paging_headers()
 
 
 class ProductListView(APIView):
@@ -89,16 +87,16 @@ class ProductListView(APIView):
 
     permission_classes = [IsStaffOrReadOnly]
 
-    looked_up: tuple[str, str] | None = None  # (query, version) of a miss seen in dispatch
+    looked_up: tuple[dict, str, str] | None = None  # (params, query, version) of a miss seen in dispatch
 
     def dispatch(self, request, *args, **kwargs):
         if request.method == "GET" and "HTTP_AUTHORIZATION" not in request.META:
-            _, query = _list_query(request)
+            params, query = _list_query(request)
             version, hit = list_cache.product_list_cache_lookup(query=query)
             if hit is not None:
                 body, headers = hit
                 return _json(body, headers=headers)
-            self.looked_up = (query, version)
+            self.looked_up = (params, query, version)
         return super().dispatch(request, *args, **kwargs)
 
     @extend_schema(
@@ -107,10 +105,10 @@ class ProductListView(APIView):
         responses=s.ProductOutput(many=True),
     )
     def get(self, request):
-        params, query = _list_query(request)
-        if self.looked_up and self.looked_up[0] == query:
-            version = self.looked_up[1]
+        if self.looked_up:  # the same request, looked up in dispatch
+            params, query, version = self.looked_up
         else:
+            params, query = _list_query(request)
             version, hit = list_cache.product_list_cache_lookup(query=query)
             if hit is not None:
                 body, headers = hit

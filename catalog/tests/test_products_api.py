@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.db.models import Count
 
 from catalog.models import Product
 
@@ -155,14 +156,74 @@ def test_database_built_page_equals_the_python_shape(user):
     ProductFactory(name="Zero stock", stock_quantity=0)
     round_second = ProductFactory(name="Round second")
     Product.objects.filter(pk=round_second.pk).update(created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    Product.objects.filter(name="Zero stock").update(updated_at=datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=timezone.utc))
     for ordering in PRODUCT_ORDERINGS:
         products = product_list(filters={"ordering": ordering})
         expected = [s.product_row_data(row) for row in products.values(*s.PRODUCT_LIST_FIELDS)[1:3]]
         body, total = listing.product_page_json(products, offset=1, limit=2)
         assert json.loads(body) == expected and total == 3, ordering
+    # Every filter the selector knows: the ORM's WHERE clause inside the fixed statement.
+    other = ProductFactory(name="Other category", price=Decimal("7.00"))
+    for filters in [{"category": other.category.slug}, {"category": str(other.category_id)}, {"min_price": "20"},
+                    {"max_price": "25", "ordering": "-price"}, {"in_stock": "true"}, {"in_stock": "no"},
+                    {"q": "BACKSLASH"}, {"search": "pot"}, {"q": "100%_"}, {"category": "trees", "min_price": "1"}]:
+        products = product_list(filters=filters)
+        expected = [s.product_row_data(row) for row in products.values(*s.PRODUCT_LIST_FIELDS)[0:3]]
+        body, total = listing.product_page_json(products, offset=0, limit=3)
+        assert json.loads(body) == expected and total == products.count(), filters
     assert listing.product_page_json(product_list(filters={"q": "nothing-like-this"}), offset=0, limit=5) == (b"[]", 0)
+    assert listing.product_page_json(product_list(), offset=50, limit=5) == (b"[]", 4)  # past the end
     [whole_second] = json.loads(listing.product_page_json(product_list(filters={"q": "Round second"}), offset=0, limit=1)[0])
     assert whole_second["created_at"] == "2026-01-02T03:04:05+00:00"
+    [trailing_zeros] = json.loads(listing.product_page_json(product_list(filters={"q": "Zero stock"}), offset=0, limit=1)[0])
+    assert trailing_zeros["updated_at"] == "2026-01-02T03:04:05.120000+00:00"
+
+
+@pytest.mark.parametrize("queryset", [
+    lambda: Product.objects.filter(is_active=True).annotate(n=Count("id")).order_by("name"),
+    lambda: Product.objects.distinct().order_by("name"),
+    lambda: Product.objects.filter(model_asset__uri="x").order_by("name"),
+    lambda: Product.objects.order_by("category__name"),
+    lambda: Product.objects.order_by("category", "id"),
+    lambda: Product.objects.order_by(),
+])
+def test_database_built_page_refuses_querysets_it_would_misread(queryset):
+    from catalog.api import listing
+
+    with pytest.raises(ValueError):
+        listing.product_page_json(queryset(), offset=0, limit=5)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_list_statement_is_prepared_and_planned_once_per_connection():
+    """A cache miss skips PostgreSQL's parse and plan: one generic plan, reused."""
+    from django.db import connection
+
+    from catalog.api import listing
+    from catalog.selectors import product_list
+
+    ProductFactory.create_batch(3)
+    for price in ("1", "2", "3", "4", "5", "6"):
+        listing.product_page_json(product_list(filters={"min_price": price}), offset=0, limit=2)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+                       ["%json_agg%"])
+        [(generic_plans, custom_plans)] = cursor.fetchall()
+    assert generic_plans >= 3 and custom_plans == 0
+
+
+def test_forced_cache_misses_are_throttled_and_cached_pages_still_served(api_client, settings):
+    """Ever-new filters force database reads: they count against the API rate (one atomic
+    Redis step); a page already cached costs one cache read and is served without it."""
+    rest = dict(settings.REST_FRAMEWORK)
+    rest["DEFAULT_THROTTLE_RATES"] = {**rest["DEFAULT_THROTTLE_RATES"], "user": "3/min"}
+    settings.REST_FRAMEWORK = rest
+    ProductFactory()
+    assert [api_client.get(URL, {"min_price": f"1.{n}"}).status_code for n in range(3)] == [200] * 3
+    limited = api_client.get(URL, {"min_price": "1.9"})
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "throttled"
+    assert 0 < int(limited["Retry-After"]) <= 60
+    assert api_client.get(URL, {"min_price": "1.0"}).status_code == 200  # cached
 
 
 def test_bad_credentials_are_refused_even_when_the_page_is_cached(api_client):

@@ -15,6 +15,10 @@ class HeaderPagination(PageNumberPagination):
     max_page_size = 200
 
     def get_paginated_response(self, data):
+        return Response(data, headers=self.get_paging_headers())
+
+    def get_paging_headers(self) -> dict[str, str]:
+        """The paging headers of the current page (after `paginate_queryset`)."""
         page = self.page
         links = []
         if page.has_next():
@@ -28,7 +32,7 @@ class HeaderPagination(PageNumberPagination):
         }
         if links:
             headers["Link"] = ", ".join(links)
-        return Response(data, headers=headers)
+        return headers
 
     def get_paginated_response_schema(self, schema):
         return schema
