@@ -62,7 +62,8 @@ def _release_connections() -> None:
 
 def _worker(kind: str, target, seconds: float, worker_no: int, results) -> None:
     from billing import services
-    from billing.services.ledger import InsufficientCredits, prepared_cursor
+    from billing.services.ledger import InsufficientCredits
+    from mozukai_hub.db import prepared_cursor
     from mozukai_hub.ids import uuid7
 
     done = 0

@@ -63,7 +63,15 @@ class CreditEntry(models.Model):
 
     # Few indexes on purpose: every movement inserts a row, and each index is paid on every
     # insert (the account's recent lines and the unique key are what is looked up).
-    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries", db_index=False)
+    #
+    # No database foreign key on `account` (Django still cascades deletes and joins): every
+    # entry insert would check it with a KEY SHARE lock on the account row, the row every spend
+    # updates, and under concurrency those locks pile up as MultiXacts on the hottest row we
+    # have. Entries are written only by `billing.services.ledger`, whose statements take the
+    # account id from the account row they update (or from the hold entry they end), and
+    # `manage.py billing_check_ledger` reports any entry without its account.
+    account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries", db_index=False,
+                                db_constraint=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)
     # Signed: what this row adds to the spendable balance. A settle moves nothing (the hold
     # already took the credits); its row records that the hold became a charge.

@@ -188,6 +188,18 @@ def test_check_ledger_command_passes_and_catches_a_drifted_balance(user, capsys)
         call_command("billing_check_ledger")
 
 
+def test_check_ledger_command_catches_an_entry_without_its_account(user, capsys):
+    """The entry -> account link has no database constraint (hot-row locking); the check
+    command is what finds a row written around the ledger service."""
+    grant(user, 4)
+    call_command("billing_check_ledger")
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {CreditEntry._meta.db_table} (account_id, kind, amount, idempotency_key, reference, "
+                       "reason, created_at) VALUES (987654321, 'grant', 5, 'stray', '', '', now())")
+    with pytest.raises(CommandError, match="1 entries have no account"):
+        call_command("billing_check_ledger")
+
+
 def test_a_user_with_ledger_rows_and_payments_can_delete_their_account(user):
     from billing.models import Payment
 
