@@ -98,6 +98,7 @@ if GOOGLE_CLIENT_ID:
 
 MIDDLEWARE = [
     "mozukai_hub.middleware.RequestLogMiddleware",
+    "mozukai_hub.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -313,6 +314,7 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "catalog.models.OrderStatus",
         "PaymentStatusEnum": "billing.models.PaymentStatus",
         "StripeEventStatusEnum": "billing.models.StripeEventStatus",
+        "UploadRoleEnum": "pipeline.api.serializers.UPLOAD_ROLES",  # an upload's role (alias: type)
     },
 }
 
@@ -404,6 +406,9 @@ if AWS_STORAGE_BUCKET_NAME:
     }
 # Uploads: largest file in bytes and largest image in pixels.
 PIPELINE_UPLOAD_MAX_BYTES = env.int("PIPELINE_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
+# The outer bound on any request body, refused from its headers before it is read
+# (mozukai_hub.request_limits): the largest upload plus room for the form around it.
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=max(PIPELINE_UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + 1024 * 1024)
 PIPELINE_UPLOAD_MAX_PIXELS = env.int("PIPELINE_UPLOAD_MAX_PIXELS", default=40_000_000)
 # Moderation: "local" rules, or "openai" (omni-moderation-latest; needs OPENAI_API_KEY).
 MODERATION_BACKEND = env.str("MODERATION_BACKEND", default="local")

@@ -99,15 +99,15 @@ class AssetRecordSerializer(StrictSerializer):
     checksum = serializers.RegexField(r"^[0-9a-fA-F]{64}$", required=False)
 
 
-_UPLOAD_ROLES = [r for r in Asset.Role.choices if r[0] != "output"]
+UPLOAD_ROLES = [r for r in Asset.Role.choices if r[0] != "output"]
 
 
 class AssetUploadSerializer(StrictSerializer):
     file = serializers.FileField()
-    role = serializers.ChoiceField(choices=_UPLOAD_ROLES, default="upload")
+    role = serializers.ChoiceField(choices=UPLOAD_ROLES, default="upload")
     # Seed 000 names the role `type` (`curl -F "type=profile_photo"`), and the README promises
     # its calls work as written: either name is accepted.
-    type = serializers.ChoiceField(choices=_UPLOAD_ROLES, required=False, write_only=True, help_text="Alias of role (seed 000).")
+    type = serializers.ChoiceField(choices=UPLOAD_ROLES, required=False, write_only=True, help_text="Alias of role (seed 000).")
     job_id = serializers.UUIDField(required=False, allow_null=True)
 
     def validate(self, attrs):
