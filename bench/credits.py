@@ -9,8 +9,10 @@ Measures, with N worker processes (each its own connection; processes so the GIL
 what is measured), for W seconds each:
 
 * baseline: `UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1`
-  (no ledger, no idempotency: the floor any design pays), through the same prepared-statement
-  cursor the ledger uses, so the floor is as cheap as the driver allows;
+  (no ledger, no idempotency: the floor any design pays), twice: through the same
+  prepared-statement cursor the ledger uses (the strictest floor: the ratios are against it)
+  and through Django's default cursor (`connection.cursor()`, parsed and planned per call), as
+  plain Django code would run it;
 * consume: `billing.services.credits_consume(user=…, amount=1)`;
 * hold→settle: `credits_hold(…, amount=1, reference=…)` then `credits_settle(reference=…)`.
   Printed two ways: cycles/s, and ledger operations/s (a hold and a settle are each one
@@ -68,8 +70,10 @@ def _worker(kind: str, target, seconds: float, worker_no: int, results) -> None:
 
     done = 0
     deadline = time.perf_counter() + seconds
-    if kind == "baseline":
-        with prepared_cursor() as cursor:
+    if kind in ("baseline", "baseline_django"):
+        from django.db import connection
+
+        with (prepared_cursor() if kind == "baseline" else connection.cursor()) as cursor:
             while time.perf_counter() < deadline:
                 cursor.execute("UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1", [target])
                 done += cursor.rowcount
@@ -174,18 +178,24 @@ def bench(seconds: float, workers: int) -> int:
     for label, base_targets, targets in (("one account per worker", list(range(workers)), spread),
                                          ("all workers on one account", [workers] * workers, hot)):
         base = [_run("baseline", base_targets, seconds)]
+        django_base = [_run("baseline_django", base_targets, seconds)]
         consume = _run("consume", targets, seconds)
         cycles = _run("hold_settle", targets, seconds)
+        django_base.append(_run("baseline_django", base_targets, seconds))
         base.append(_run("baseline", base_targets, seconds))  # before and after: the machine is shared
-        baseline = sum(base) / len(base)
-        rows.append((label, baseline, consume, cycles))
+        rows.append((label, sum(base) / 2, sum(django_base) / 2, consume, cycles))
     drained = _users(1, "drain", balance=DRAIN_BALANCE)[0]
     _run("drain", [drained] * workers, seconds)
     print(f"{'':28} {'bare UPDATE':>11} {'consume':>9} {'ratio':>5} {'hold→settle':>12} {'= ledger ops':>13} {'ratio':>5}"
           f" {'(per cycle)':>11}")
-    for label, baseline, consume, cycles in rows:
+    print("against the bare UPDATE through the ledger's prepared cursor (the strictest floor):")
+    for label, baseline, _, consume, cycles in rows:
         print(f"{label:28} {baseline:9.0f}/s {consume:7.0f}/s {consume / baseline:5.2f} {cycles:8.0f} cyc/s"
               f" {2 * cycles:11.0f}/s {2 * cycles / baseline:5.2f} {cycles / baseline:11.2f}")
+    print("against the bare UPDATE through Django's default cursor (parsed and planned on every call):")
+    for label, _, django_baseline, consume, cycles in rows:
+        print(f"{label:28} {django_baseline:9.0f}/s {consume:7.0f}/s {consume / django_baseline:5.2f} {cycles:8.0f} cyc/s"
+              f" {2 * cycles:11.0f}/s {2 * cycles / django_baseline:5.2f} {cycles / django_baseline:11.2f}")
     print("target: ratio >= 0.5 (hold→settle per ledger operation: a hold and a settle are each one transaction)")
     problems = _anomalies(drained)
     with connection.cursor() as cursor:

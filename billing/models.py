@@ -14,10 +14,15 @@ from django.db.models import Q
 
 
 class CreditAccount(models.Model):
-    """Whose credits: a user, or an anonymous client identified by its trusted IP."""
+    """Whose credits: a user, or an anonymous client identified by its trusted IP.
+
+    Accounts are never deleted. When its user is deleted an account is closed: it keeps its
+    ledger (a record of money and credits that moved) with no owner, nobody can spend from it,
+    and a hold that ends after the deletion (a job finishing meanwhile) still lands on it.
+    """
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="credit_account"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="credit_account"
     )
     client_ip = models.GenericIPAddressField(null=True, blank=True, unique=True)
     # Spendable credits (holds already taken off); may go below zero after a refund.
@@ -29,18 +34,24 @@ class CreditAccount(models.Model):
         # Staff change balances only through this permission (view_creditaccount only shows them).
         permissions = [("adjust_credits", "Can adjust credit balances")]
         constraints = [
+            # A user's, an IP's, or closed (neither: its user was deleted).
             models.CheckConstraint(
-                condition=(Q(user__isnull=False) & Q(client_ip__isnull=True)) | (Q(user__isnull=True) & Q(client_ip__isnull=False)),
-                name="credit_account_one_owner",
+                condition=Q(user__isnull=True) | Q(client_ip__isnull=True), name="credit_account_at_most_one_owner",
             ),
         ]
 
     def __str__(self):
-        return f"{self.user}" if self.user_id else f"anonymous {self.client_ip}"
+        if self.user_id:
+            return f"{self.user}"
+        return f"anonymous {self.client_ip}" if self.client_ip else f"closed account #{self.pk} (user deleted)"
 
     @property
     def is_anonymous(self) -> bool:
-        return self.user_id is None
+        return self.user_id is None and self.client_ip is not None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.user_id is None and self.client_ip is None
 
 
 class EntryKind(models.TextChoices):
@@ -59,17 +70,18 @@ class AppendOnly(Exception):
 
 
 class CreditEntry(models.Model):
-    """One movement of credits. Never updated, never deleted (except with its owner)."""
+    """One movement of credits. Never updated, never deleted."""
 
     # Few indexes on purpose: every movement inserts a row, and each index is paid on every
     # insert (the account's recent lines and the unique key are what is looked up).
     #
-    # No database foreign key on `account` (Django still cascades deletes and joins): every
-    # entry insert would check it with a KEY SHARE lock on the account row, the row every spend
-    # updates, and under concurrency those locks pile up as MultiXacts on the hottest row we
-    # have. Entries are written only by `billing.services.ledger`, whose statements take the
-    # account id from the account row they update (or from the hold entry they end), and
-    # `manage.py billing_check_ledger` reports any entry without its account.
+    # No database foreign key on `account` (Django still joins and cascades): every entry insert
+    # would check it with a KEY SHARE lock on the account row, the row every spend updates, and
+    # under concurrency those locks pile up as MultiXacts on the hottest row we have. An entry
+    # cannot lose its account: entries are written only by `billing.services.ledger`, with an
+    # account id taken from the account row or the hold entry in the same statement, and
+    # accounts are never deleted (a deleted user's account is closed). `manage.py
+    # billing_check_ledger` reports any entry without its account all the same.
     account = models.ForeignKey(CreditAccount, on_delete=models.CASCADE, related_name="entries", db_index=False,
                                 db_constraint=False)
     kind = models.CharField(max_length=16, choices=EntryKind.choices)

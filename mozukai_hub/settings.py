@@ -133,6 +133,10 @@ TEMPLATES = [
 
 # --- Database ------------------------------------------------------------------------------
 
+# Off behind a pooler in transaction mode (PgBouncer): prepared statements and the session
+# setting that goes with them (mozukai_hub.db) belong to one server connection.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
+
 if DATABASE_URL:
     DATABASES = {"default": env.db_url_config(DATABASE_URL)}
     # django-q2 forks its worker processes, and a psycopg pool (open sockets and background
@@ -147,14 +151,12 @@ if DATABASE_URL:
             "max_size": env.int("DATABASE_POOL_MAX", default=20),
             "timeout": env.int("DATABASE_POOL_TIMEOUT", default=10),
         }
-    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-        # Django's cursors bind on the client and never prepare; this threshold only affects
-        # `mozukai_hub.db.prepared_cursor` (the credit ledger's and the product list's few hot
-        # statements), which prepares a statement after this many runs on a connection. Set it to 0
-        # ("off") behind a pooler that cannot keep prepared statements (PgBouncer < 1.21 in
-        # transaction mode).
-        threshold = env.int("DATABASE_PREPARE_THRESHOLD", default=2)
-        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = threshold or None
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
+        # Lets psycopg prepare statements at all (None, Django's default, forbids it), with a
+        # count never reached, so nothing is prepared unasked. Django's own cursors bind on the
+        # client and never prepare; only `mozukai_hub.db.prepared_cursor` (the ledger's and the
+        # product list's few hot statements) asks for it, on a statement's first run.
+        DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000
 else:
     DATABASES = {
         "default": {

@@ -81,6 +81,15 @@ def _now():
     return connection.ops.adapt_datetimefield_value(timezone.now())
 
 
+def _timestamp() -> tuple[str, list]:
+    """SQL (and params) for the time of a ledger row: on PostgreSQL the database's
+    `statement_timestamp()`, so every entry's time comes from one clock whichever app server
+    wrote it (the history is ordered by it); elsewhere (SQLite) the app's clock."""
+    if connection.vendor == "postgresql":
+        return "statement_timestamp()", []
+    return "%s", [_now()]
+
+
 # --- Accounts ------------------------------------------------------------------------------
 
 
@@ -126,10 +135,11 @@ def _user_id_value(user_id):
 
 def _insert_entry(cursor, *, account_id: int, kind: str, amount: int, key: str, reference: str, reason: str,
                   created_by_id=None) -> int | None:
+    now, now_params = _timestamp()
     cursor.execute(
         f"INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at) "
-        f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
-        [account_id, kind, amount, key, reference, reason[:500], _user_id_value(created_by_id), _now()],
+        f"VALUES (%s, %s, %s, %s, %s, %s, %s, {now}) ON CONFLICT (idempotency_key) DO NOTHING RETURNING id",
+        [account_id, kind, amount, key, reference, reason[:500], _user_id_value(created_by_id), *now_params],
     )
     row = cursor.fetchone()
     return row[0] if row else None
@@ -152,19 +162,20 @@ def _credit(*, account_id: int, kind: str, amount: int, key: str, reference: str
                                  reason=reason, created_by_id=created_by_id)
         if entry_id is None:
             return _replay(key, account_id=account_id, kind=kind, amount=amount)
-        cursor.execute(f"UPDATE {ACCOUNT} SET balance = balance + %s, updated_at = %s WHERE id = %s RETURNING balance",
-                       [amount, _now(), account_id])
+        now, now_params = _timestamp()
+        cursor.execute(f"UPDATE {ACCOUNT} SET balance = balance + %s, updated_at = {now} WHERE id = %s RETURNING balance",
+                       [amount, *now_params, account_id])
         return Movement(entry_id, account_id, amount, cursor.fetchone()[0], False)
 
 
 _SPEND_PG = f"""
 WITH acct AS (
-    UPDATE {ACCOUNT} SET balance = balance - %(n)s, updated_at = clock_timestamp()
+    UPDATE {ACCOUNT} SET balance = balance - %(n)s, updated_at = statement_timestamp()
     WHERE {{owner}} = %(owner)s AND balance >= %(n)s
     RETURNING id, balance
 ), ins AS (
     INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at)
-    SELECT id, %(kind)s, -%(n)s, %(key)s, %(reference)s, %(reason)s, NULL, clock_timestamp() FROM acct
+    SELECT id, %(kind)s, -%(n)s, %(key)s, %(reference)s, %(reason)s, NULL, statement_timestamp() FROM acct
     RETURNING id, account_id
 )
 SELECT ins.id, ins.account_id, acct.balance FROM ins, acct
@@ -173,7 +184,7 @@ _SPEND_PG_BY = {column: _SPEND_PG.replace("{owner}", column) for column in ("use
 
 _SETTLE_PG = f"""
 INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at)
-SELECT account_id, %(kind)s, 0, %(end_key)s, reference, 'Charged ' || CAST(-amount AS TEXT) || ' held credits', NULL, clock_timestamp()
+SELECT account_id, %(kind)s, 0, %(end_key)s, reference, 'Charged ' || CAST(-amount AS TEXT) || ' held credits', NULL, statement_timestamp()
 FROM {ENTRY} WHERE idempotency_key = %(hold_key)s
 ON CONFLICT (idempotency_key) DO NOTHING
 """
@@ -303,22 +314,23 @@ def credits_settle(*, reference: str) -> None:
             cursor.execute(_SETTLE_PG, params)
         return
     with connection.cursor() as cursor:
-        cursor.execute(_SETTLE_PG.replace("clock_timestamp()", "%(now)s"), {**params, "now": _now()})
+        cursor.execute(_SETTLE_PG.replace("statement_timestamp()", "%(now)s"), {**params, "now": _now()})
 
 
 def credits_release(*, reference: str) -> None:
     """The hold for `reference` is given back. Exactly once; no-op if none or already ended."""
+    now, now_params = _timestamp()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at) "
-            f"SELECT account_id, %s, -amount, %s, reference, 'Hold released', NULL, %s "
+            f"SELECT account_id, %s, -amount, %s, reference, 'Hold released', NULL, {now} "
             f"FROM {ENTRY} WHERE idempotency_key = %s ON CONFLICT (idempotency_key) DO NOTHING RETURNING account_id, amount",
-            [EntryKind.RELEASE, f"hold-end:{reference}", _now(), f"hold:{reference}"],
+            [EntryKind.RELEASE, f"hold-end:{reference}", *now_params, f"hold:{reference}"],
         )
         row = cursor.fetchone()
         if row:
-            cursor.execute(f"UPDATE {ACCOUNT} SET balance = balance + %s, updated_at = %s WHERE id = %s",
-                           [row[1], _now(), row[0]])
+            cursor.execute(f"UPDATE {ACCOUNT} SET balance = balance + %s, updated_at = {now} WHERE id = %s",
+                           [row[1], *now_params, row[0]])
 
 
 def credits_grant(*, user=None, client_ip: str | None = None, amount: int, reason: str, idempotency_key: str,

@@ -188,6 +188,21 @@ def test_check_ledger_command_passes_and_catches_a_drifted_balance(user, capsys)
         call_command("billing_check_ledger")
 
 
+def test_holds_ending_after_their_user_was_deleted_land_on_the_closed_account(user):
+    """A job can finish while its owner deletes their account: the settle or release still
+    finds the account (accounts are closed, never deleted), so no entry is left without one."""
+    grant(user, 5)
+    services.credits_hold(user=user, amount=2, reference="job:settled-late")
+    services.credits_hold(user=user, amount=1, reference="job:released-late")
+    user.delete()
+    services.credits_settle(reference="job:settled-late")
+    services.credits_release(reference="job:released-late")
+    closed = CreditAccount.objects.get(user=None, client_ip=None)
+    assert sorted(closed.entries.values_list("kind", flat=True)) == ["grant", "hold", "hold", "release", "settle"]
+    assert closed.balance == 3
+    call_command("billing_check_ledger")
+
+
 def test_check_ledger_command_catches_an_entry_without_its_account(user, capsys):
     """The entry -> account link has no database constraint (hot-row locking); the check
     command is what finds a row written around the ledger service."""
@@ -213,7 +228,9 @@ def test_a_user_with_ledger_rows_and_payments_can_delete_their_account(user):
     response = bearer_client(user).delete("/api/v1/users/me")
     assert response.status_code == 204
     assert not CreditAccount.objects.filter(user_id=user.pk).exists()
-    assert not CreditEntry.objects.exists()
+    closed = CreditAccount.objects.get(user=None, client_ip=None)  # the ledger stays, with no owner
+    assert closed.is_closed and "closed account" in str(closed)
+    assert closed.balance == sum(closed.entries.values_list("amount", flat=True)) == 4
     payment.refresh_from_db()
     assert payment.user_id is None
     staff_account = services.credit_account_for(user=make_user())
@@ -273,3 +290,24 @@ def test_the_spend_and_settle_statements_are_prepared_once_per_connection(user):
     assert any("WITH acct AS" in sql for sql in prepared), prepared
     assert any("'Charged '" in sql for sql in prepared), prepared
     assert balance(user) == ledger_sum(user) == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_spends_survive_a_migration_that_changes_a_returned_column_type(user):
+    """A prepared statement whose result columns changed type fails with "cached plan must not
+    change result type" on every run until its connection goes; the prepared cursor re-prepares."""
+    from django.db import connections
+
+    grant(user, 10)
+    for _ in range(3):
+        services.credits_consume(user=user, amount=1)  # prepared on this connection
+    migrator = connections.create_connection("default")  # a deploy's `migrate`, elsewhere
+    try:
+        with migrator.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {CreditAccount._meta.db_table} ALTER COLUMN balance TYPE bigint")
+        assert services.credits_consume(user=user, amount=1).balance == 6
+    finally:
+        with migrator.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {CreditAccount._meta.db_table} ALTER COLUMN balance TYPE integer")
+        migrator.close()
+    assert services.credits_consume(user=user, amount=1).balance == 5

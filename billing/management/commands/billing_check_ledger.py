@@ -1,5 +1,5 @@
 from django.core.management.base import BaseCommand, CommandError
-from django.db.models import F, Sum, Value
+from django.db.models import Exists, F, OuterRef, Sum, Value
 from django.db.models.functions import Coalesce
 
 from billing.models import CreditAccount, CreditEntry
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         for pk, balance, ledger in wrong:
             self.stderr.write(f"account {pk}: balance {balance} but ledger sums to {ledger}")
         # The entry -> account link has no database constraint (see CreditEntry.account).
-        orphans = CreditEntry.objects.exclude(account_id__in=CreditAccount.objects.values("pk")).count()
+        orphans = CreditEntry.objects.filter(~Exists(CreditAccount.objects.filter(pk=OuterRef("account_id")))).count()
         if orphans:
             self.stderr.write(f"{orphans} ledger entries belong to no credit account")
         if wrong or orphans:
