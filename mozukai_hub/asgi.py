@@ -18,7 +18,9 @@ from mozukai_hub.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": limit_request_body(django_asgi_app),  # before Django reads (and spools) the body
+        # 413 over MAX_REQUEST_BYTES before Django spools the body (daphne itself has received it
+        # already; the reverse proxy's body size limit is what keeps it off this server).
+        "http": limit_request_body(django_asgi_app),
         "websocket": WebsocketAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -1,16 +1,26 @@
-"""The largest request body the app takes, refused from the headers before the body is read.
+"""The largest request body the app takes (`MAX_REQUEST_BYTES`), answered 413 past that.
 
 Each endpoint keeps its own limit (an upload: PIPELINE_UPLOAD_MAX_BYTES, an avatar:
-AVATAR_MAX_BYTES), checked by its service once the file is parsed. This is the outer bound
-(`MAX_REQUEST_BYTES`), so that a body of gigabytes is answered 413 at once instead of being
-received and spooled to a temporary file first:
+AVATAR_MAX_BYTES), checked by its service once the file is parsed. This is the outer bound,
+and what it saves depends on the server in front of Django:
 
 * `RequestBodyLimitMiddleware` (Django, first in MIDDLEWARE): under WSGI (gunicorn) the body
-  is read lazily, so refusing here means it is never read;
-* `limit_request_body` (ASGI, wraps Django in `asgi.py`): Django's ASGI handler reads the whole
-  body before any middleware runs, so daphne needs the check in front of it. A chunked body
-  without Content-Length is counted as it arrives and cut off (as a client disconnect) once it
-  passes the limit.
+  is read lazily, so a body that declares a Content-Length over the limit is refused from its
+  headers and never read (at most gunicorn's first buffer arrived with the headers). A body
+  without Content-Length is read as empty by Django's WSGI request, so it is never read either.
+* `limit_request_body` (ASGI, wraps Django in `asgi.py`): Django's ASGI handler reads (and
+  spools to a temporary file) the whole body before any middleware runs, so the check has to
+  sit in front of it. Under daphne it cannot stop the body from being received: Twisted takes
+  in the whole body, declared length or chunked, before the application is called. What it
+  does prevent is Django spooling that body a second time: a declared length over the limit
+  is answered 413 without Django running, and a chunked body (no Content-Length) is counted
+  as Django reads it and cut off once it passes the limit; the wrapper then answers the 413
+  itself (Django's handler answers nothing to a body read that ends in a disconnect) and drops
+  whatever Django might still send.
+
+The hard limit in production, which keeps an oversized body from reaching daphne or gunicorn
+at all, is the reverse proxy's body size limit (nginx: `client_max_body_size`), set at or a
+little above MAX_REQUEST_BYTES.
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from .api.errors import error_body
+
 
 def _too_large(path: str) -> tuple[bytes, str]:
     """The 413's body and content type: the API's error shape under /api/, text elsewhere."""
@@ -45,33 +56,56 @@ class RequestBodyLimitMiddleware:
         return self.get_response(request)
 
 
+async def _send_413(send, path: str) -> None:
+    body, content_type = _too_large(path)
+    await send({"type": "http.response.start", "status": 413, "headers": [
+        (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close")]})
+    await send({"type": "http.response.body", "body": body})
+
+
 def limit_request_body(app):
-    """ASGI middleware: 413 for a declared Content-Length over the limit; a longer chunked
-    body is cut off as a client disconnect."""
+    """ASGI middleware: 413 for a declared Content-Length over the limit (the app is not
+    called); a chunked body that passes the limit is answered 413 here, the app sees a client
+    disconnect and anything it sends after that is dropped."""
 
     async def limited(scope, receive, send):
         if scope["type"] != "http":
             return await app(scope, receive, send)
         limit = settings.MAX_REQUEST_BYTES
+        path = scope.get("path", "")
         declared = dict(scope.get("headers") or []).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            body, content_type = _too_large(scope.get("path", ""))
-            await send({"type": "http.response.start", "status": 413, "headers": [
-                (b"content-type", content_type.encode()), (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close")]})
-            await send({"type": "http.response.body", "body": body})
+            await _send_413(send, path)
             return None
         received = 0
+        cut_off = False  # the body passed the limit: the app reads a disconnect from then on
+        response_started = False
+        answered = False  # the 413 went out from here: the app's own answer is dropped
 
         async def counted_receive():
-            nonlocal received
+            nonlocal received, cut_off, answered
+            if cut_off:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    return {"type": "http.disconnect"}  # Django stops reading and answers nothing
+                    cut_off = True
+                    if not response_started:  # (an app that answers while it reads is past a 413)
+                        answered = True
+                        await _send_413(send, path)
+                    return {"type": "http.disconnect"}  # Django stops reading (RequestAborted)
             return message
 
-        return await app(scope, counted_receive, send)
+        async def guarded_send(message):
+            nonlocal response_started
+            if answered:
+                return
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        return await app(scope, counted_receive, guarded_send)
 
     return limited

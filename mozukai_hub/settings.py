@@ -408,9 +408,11 @@ if AWS_STORAGE_BUCKET_NAME:
     }
 # Uploads: largest file in bytes and largest image in pixels.
 PIPELINE_UPLOAD_MAX_BYTES = env.int("PIPELINE_UPLOAD_MAX_BYTES", default=20 * 1024 * 1024)
-# The outer bound on any request body, refused from its headers before it is read
-# (mozukai_hub.request_limits): the largest upload plus room for the form around it.
-MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=max(PIPELINE_UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + 1024 * 1024)
+# The outer bound on any request body, answered 413 past it (mozukai_hub.request_limits). Not
+# only the API's uploads: an admin product save carries Product.image and every ProductImage
+# inline photo in one body, with no per-file limit, so a floor of 64 MiB keeps a multi-photo
+# save working; above that, the largest upload limit plus 1 MiB for the form around it.
+MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=max(64 * 1024 * 1024, max(PIPELINE_UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + 1024 * 1024))
 PIPELINE_UPLOAD_MAX_PIXELS = env.int("PIPELINE_UPLOAD_MAX_PIXELS", default=40_000_000)
 # Moderation: "local" rules, or "openai" (omni-moderation-latest; needs OPENAI_API_KEY).
 MODERATION_BACKEND = env.str("MODERATION_BACKEND", default="local")

@@ -1,8 +1,8 @@
 """Serve the whole app on one machine: daphne (HTTP + websockets) and the django-q2 cluster.
 
-Both run as child processes; Ctrl-C (or SIGTERM, or SIGHUP when the terminal closes) stops
-both, and if either exits the other is stopped too, so nothing is left running behind the
-terminal.
+Both run as child processes; Ctrl-C (or Ctrl-\\, SIGTERM, or SIGHUP when the terminal closes)
+stops both, even while they are still being started, and if either exits the other is stopped
+too, so nothing is left running behind the terminal.
 
 Each child runs in its own process group, and stopping acts on the whole group, not only on
 the child: the django-q2 cluster forks a sentinel and its workers, and when `qcluster` itself
@@ -20,6 +20,8 @@ from django.core.management.base import BaseCommand
 
 # How long the children get to stop cleanly before their process groups are killed.
 GRACE_SECONDS = 15
+# Any of these stops both children (SIGHUP: the terminal closed; SIGQUIT: Ctrl-\).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -45,28 +47,40 @@ class Command(BaseCommand):
         parser.add_argument("--port", default="8000")
 
     def handle(self, *args, host, port, **options):
-        # process_group=0: each child leads a group of its own (pgid == its pid), holding it
-        # and everything it forks. A terminal's Ctrl-C then reaches only this command, which
-        # stops the children in order below.
-        children = {
-            "web": subprocess.Popen([sys.executable, "-m", "daphne", "--access-log", "/dev/null", "-b", host, "-p", str(port),
-                                     "mozukai_hub.asgi:application"], process_group=0),
-            "worker": subprocess.Popen([sys.executable, "manage.py", "qcluster"], process_group=0),
+        commands = {
+            "web": [sys.executable, "-m", "daphne", "--access-log", "/dev/null", "-b", host, "-p", str(port),
+                    "mozukai_hub.asgi:application"],
+            "worker": [sys.executable, "manage.py", "qcluster"],
         }
-        self.stdout.write(self.style.SUCCESS(f"Serving on http://{host}:{port}/  (Ctrl-C stops web and worker)"))
+        children: dict[str, subprocess.Popen] = {}
         stopping = False
 
         def stop(*_):
             nonlocal stopping
             stopping = True
 
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, stop)
+        # Before anything is started: a stop signal from here on only sets the flag (no
+        # KeyboardInterrupt halfway through starting the children), and the finally below stops
+        # whatever was started. The children's groups do not get the terminal's Ctrl-C or
+        # Ctrl-\ (SIGQUIT), so a signal that ended this command would orphan them.
+        previous = {sig: signal.signal(sig, stop) for sig in STOP_SIGNALS}
         try:
+            for name, command in commands.items():
+                if stopping:
+                    break
+                # process_group=0: each child leads a group of its own (pgid == its pid), holding
+                # it and everything it forks. A terminal's Ctrl-C then reaches only this command,
+                # which stops the children in order below.
+                children[name] = subprocess.Popen(command, process_group=0)
+            if not stopping:
+                self.stdout.write(self.style.SUCCESS(f"Serving on http://{host}:{port}/  (Ctrl-C stops web and worker)"))
             while not stopping and all(child.poll() is None for child in children.values()):
                 time.sleep(0.2)
         finally:
             self._stop(children)
+            for sig, handler in previous.items():
+                if handler is not None:  # (None: a handler not installed from Python)
+                    signal.signal(sig, handler)
         failed = [name for name, child in children.items() if child.returncode not in (0, -2, -15, None) and not stopping]
         if failed:
             raise SystemExit(f"{', '.join(failed)} exited unexpectedly")
