@@ -17,6 +17,7 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 
 from mozukai_hub.request_limits import limit_request_body
+from mozukai_hub.testing.services import stop_process
 from pipeline.models import Asset
 from pipeline.tests.conftest import png_bytes
 
@@ -168,12 +169,7 @@ def daphne_port(tmp_path):
                 time.sleep(0.1)
         yield port
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         log.close()
 
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from mozukai_hub.management.commands.run_stack import _group_alive
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,14 +50,6 @@ class StandIn(real_popen):
 subprocess.Popen = StandIn
 call_command("run_stack", "--port", "0")
 """
-
-
-def _group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
 
 
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
