@@ -17,7 +17,6 @@ entry and moves the balance in ONE atomic step, so the two never disagree:
 from __future__ import annotations
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 
