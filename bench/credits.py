@@ -10,7 +10,7 @@ what is measured), for W seconds each:
 
 * baseline: `UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1`
   (no ledger, no idempotency: the floor any design pays), twice: through the same
-  prepared-statement cursor the ledger uses (the strictest floor: the ratios are against it)
+  prepared-statement path the ledger uses (`mozukai_hub.db.fetchone_prepared`) (the strictest floor: the ratios are against it)
   and through Django's default cursor (`connection.cursor()`, parsed and planned per call), as
   plain Django code would run it;
 * consume: `billing.services.credits_consume(user=…, amount=1)`;
@@ -42,6 +42,7 @@ os.environ.setdefault("DEBUG", "false")
 
 START_BALANCE = 1_000_000
 DRAIN_BALANCE = 2_000
+BARE_UPDATE = "UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1"
 
 
 def _setup_django() -> None:
@@ -65,17 +66,21 @@ def _release_connections() -> None:
 def _worker(kind: str, target, seconds: float, worker_no: int, results) -> None:
     from billing import services
     from billing.services.ledger import InsufficientCredits
-    from mozukai_hub.db import prepared_cursor
+    from mozukai_hub.db import fetchone_prepared
     from mozukai_hub.ids import uuid7
 
     done = 0
     deadline = time.perf_counter() + seconds
-    if kind in ("baseline", "baseline_django"):
+    if kind == "baseline":
+        while time.perf_counter() < deadline:
+            fetchone_prepared(BARE_UPDATE, [target])
+            done += 1  # the balance is far above what a run spends: every update applies
+    elif kind == "baseline_django":
         from django.db import connection
 
-        with (prepared_cursor() if kind == "baseline" else connection.cursor()) as cursor:
+        with connection.cursor() as cursor:
             while time.perf_counter() < deadline:
-                cursor.execute("UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1", [target])
+                cursor.execute(BARE_UPDATE, [target])
                 done += cursor.rowcount
     elif kind == "consume":
         while time.perf_counter() < deadline:

@@ -154,7 +154,7 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and DATABASE_PREPARED_STATEMENTS:
         # Lets psycopg prepare statements at all (None, Django's default, forbids it), with a
         # count never reached, so nothing is prepared unasked. Django's own cursors bind on the
-        # client and never prepare; only `mozukai_hub.db.prepared_cursor` (the ledger's and the
+        # client and never prepare; only `mozukai_hub.db.fetchone_prepared` (the ledger's and the
         # product list's few hot statements) asks for it, on a statement's first run.
         DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 1_000_000
 else:

@@ -26,7 +26,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from mozukai_hub.api.errors import Conflict, PaymentRequired
-from mozukai_hub.db import prepared_cursor  # the hot statements are planned once per connection
+from mozukai_hub.db import fetchone_prepared  # the hot statements are planned once per connection
 from mozukai_hub.ids import uuid7
 
 from ..models import CreditAccount, CreditEntry, EntryKind
@@ -210,14 +210,11 @@ def _spend_statement(db, owner: tuple[str, object], params: dict) -> tuple | Non
     params["owner"] = owner[1]
     try:
         if not db.in_atomic_block:  # one statement is atomic by itself
-            with prepared_cursor(db) as cursor:
-                cursor.execute(_SPEND_PG_BY[owner[0]], params)
-                return cursor.fetchone()
+            return fetchone_prepared(_SPEND_PG_BY[owner[0]], params, db)
         # Inside a caller's transaction a savepoint keeps a lost unique-key race from
         # aborting the caller's work.
-        with transaction.atomic(using=db.alias), prepared_cursor(db) as cursor:
-            cursor.execute(_SPEND_PG_BY[owner[0]], params)
-            return cursor.fetchone()
+        with transaction.atomic(using=db.alias):
+            return fetchone_prepared(_SPEND_PG_BY[owner[0]], params, db)
     except IntegrityError:
         # The key exists (a repeat, or a concurrent twin won): the unique index refused the
         # entry and the whole statement, balance update included, was undone.
@@ -309,8 +306,7 @@ def credits_settle(*, reference: str) -> None:
     params = {"kind": str(EntryKind.SETTLE), "end_key": f"hold-end:{reference}", "hold_key": f"hold:{reference}"}
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor == "postgresql":
-        with prepared_cursor(db) as cursor:
-            cursor.execute(_SETTLE_PG, params)
+        fetchone_prepared(_SETTLE_PG, params, db)
         return
     with connection.cursor() as cursor:
         cursor.execute(_SETTLE_PG.replace("statement_timestamp()", "%(now)s"), {**params, "now": _now()})

@@ -15,7 +15,7 @@ from django.db import connection
 from django.db.models import QuerySet
 from rest_framework.renderers import JSONRenderer
 
-from mozukai_hub.db import prepared_cursor
+from mozukai_hub.db import fetchone_prepared
 
 from ..models import Category, Product
 from . import serializers as s
@@ -97,8 +97,6 @@ def product_page_json(products: QuerySet, *, offset: int, limit: int) -> tuple[b
             FROM {joined} WHERE {where} ORDER BY {_order_by(products, product)} LIMIT %s OFFSET %s
         ) t"""
     # The text only changes with the filters used and the ordering: prepared once per connection,
-    # a cache miss skips PostgreSQL's parse and plan (mozukai_hub.db.prepared_cursor).
-    with prepared_cursor() as cursor:
-        cursor.execute(sql, [image_prefix, model_prefix, *params, *params, limit, offset])
-        body, total = cursor.fetchone()
+    # a cache miss skips PostgreSQL's parse and plan (mozukai_hub.db.fetchone_prepared).
+    body, total = fetchone_prepared(sql, [image_prefix, model_prefix, *params, *params, limit, offset])
     return body.encode(), total
