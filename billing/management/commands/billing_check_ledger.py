@@ -1,12 +1,14 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db.models import Exists, F, OuterRef, Sum, Value
 from django.db.models.functions import Coalesce
 
-from billing.models import CreditAccount, CreditEntry
+from billing.models import CreditAccount, CreditEntry, entries_keeping_the_sign_rule
 
 
 class Command(BaseCommand):
-    help = "Check that every credit account's balance equals the sum of its ledger entries, and that every entry has its account."
+    help = ("Check the credit ledger: every account's balance equals the sum of its entries, every entry has "
+            "its account, a kind with the sign that kind carries, and an author that exists.")
 
     def handle(self, *args, **options):
         accounts = CreditAccount.objects.annotate(ledger=Coalesce(Sum("entries__amount"), Value(0)))
@@ -14,11 +16,22 @@ class Command(BaseCommand):
         total = CreditAccount.objects.count()
         for pk, balance, ledger in wrong:
             self.stderr.write(f"account {pk}: balance {balance} but ledger sums to {ledger}")
-        # The entry -> account link has no database constraint (see CreditEntry.account).
-        orphans = CreditEntry.objects.filter(~Exists(CreditAccount.objects.filter(pk=OuterRef("account_id")))).count()
-        if orphans:
-            self.stderr.write(f"{orphans} ledger entries belong to no credit account")
-        if wrong or orphans:
-            raise CommandError(f"{len(wrong)} of {total} credit accounts disagree with their ledger; "
-                               f"{orphans} entries have no account.")
-        self.stdout.write(f"OK: {total} credit accounts agree with their ledger; every entry has its account.")
+        # What the database does not enforce on entries, for the speed of every insert (see
+        # CreditEntry): the account link, the kind's sign, the author link.
+        problems = {
+            "have no account": CreditEntry.objects.filter(~Exists(CreditAccount.objects.filter(pk=OuterRef("account_id")))),
+            "have an unknown kind or a sign their kind does not allow": CreditEntry.objects.exclude(
+                entries_keeping_the_sign_rule()),
+            "name an author who does not exist": CreditEntry.objects.filter(created_by_id__isnull=False).filter(
+                ~Exists(get_user_model().objects.filter(pk=OuterRef("created_by_id")))),
+        }
+        counts = {what: entries.count() for what, entries in problems.items()}
+        for what, count in counts.items():
+            if count:
+                self.stderr.write(f"{count} ledger entries {what}")
+        if wrong or any(counts.values()):
+            found = "; ".join(f"{count} entries {what}" for what, count in counts.items() if count)
+            raise CommandError(f"{len(wrong)} of {total} credit accounts disagree with their ledger"
+                               + (f"; {found}." if found else "."))
+        self.stdout.write(f"OK: {total} credit accounts agree with their ledger; every entry has its account, "
+                          "the sign its kind carries and an existing author (if any).")
