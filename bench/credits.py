@@ -1,17 +1,18 @@
 """Credit ledger throughput on PostgreSQL, against a bare conditional UPDATE.
 
-    .venv/bin/python bench/credits.py [--seconds 5] [--workers 8]
+    .venv/bin/python bench/credits.py [--seconds 3] [--rounds 3] [--workers 8]
 
 Uses DATABASE_URL when set; otherwise starts a throwaway PostgreSQL
 (`mozukai_hub.testing.services.postgres()`), migrates it and removes it afterwards.
 
 Measures, with N worker processes (each its own connection; processes so the GIL is not
-what is measured), for W seconds each:
+what is measured), for W seconds each, in R rounds (each ratio is taken against the baselines of
+its own round, and the median round is printed with the lowest and highest):
 
 * baseline: `UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1`
   (no ledger, no idempotency: the floor any design pays), twice: through the same
-  prepared-statement path the ledger uses (`mozukai_hub.db.fetchone_prepared`) (the strictest floor: the ratios are against it)
-  and through Django's default cursor (`connection.cursor()`, parsed and planned per call), as
+  prepared-statement path the ledger uses (`mozukai_hub.db.fetchone_prepared`: the strictest
+  floor) and through Django's default cursor (`connection.cursor()`, parsed and planned per call), as
   plain Django code would run it;
 * consume: `billing.services.credits_consume(user=…, amount=1)`;
 * hold→settle: `credits_hold(…, amount=1, reference=…)` then `credits_settle(reference=…)`.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -124,6 +126,10 @@ def _run(kind: str, targets: list, seconds: float) -> float:
 _run.ops = {}
 
 
+def _ratio(ratios: list[float]) -> str:
+    return f"{statistics.median(ratios):5.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+
+
 def _users(n: int, label: str, balance: int = START_BALANCE) -> list:
     from accounts.models import User
     from billing import services
@@ -166,7 +172,7 @@ def _anomalies(drained) -> list[str]:
     return problems
 
 
-def bench(seconds: float, workers: int) -> int:
+def bench(seconds: float, workers: int, rounds: int) -> int:
     _setup_django()
     from django.db import connection
 
@@ -178,30 +184,37 @@ def bench(seconds: float, workers: int) -> int:
         cursor.execute("INSERT INTO bench_balance SELECT g, %s FROM generate_series(0, %s) g", [START_BALANCE, workers])
     spread, hot = _users(workers, "spread"), _users(1, "hot") * workers
 
-    print(f"PostgreSQL {connection.pg_version // 10000}, {workers} worker processes, {seconds:g}s per run, {os.cpu_count()} CPUs")
+    print(f"PostgreSQL {connection.pg_version // 10000}, {workers} worker processes, {seconds:g}s per run, "
+          f"{rounds} rounds, {os.cpu_count()} CPUs")
     rows = []
     for label, base_targets, targets in (("one account per worker", list(range(workers)), spread),
                                          ("all workers on one account", [workers] * workers, hot)):
-        base = [_run("baseline", base_targets, seconds)]
-        django_base = [_run("baseline_django", base_targets, seconds)]
-        consume = _run("consume", targets, seconds)
-        cycles = _run("hold_settle", targets, seconds)
-        django_base.append(_run("baseline_django", base_targets, seconds))
-        base.append(_run("baseline", base_targets, seconds))  # before and after: the machine is shared
-        rows.append((label, sum(base) / 2, sum(django_base) / 2, consume, cycles))
+        # Rounds of all four runs back to back, each ratio against its own round's baselines:
+        # on a shared machine the speed drifts between minutes, and a ratio of two runs taken
+        # seconds apart drifts far less than either run. The median round is reported.
+        measured = {"baseline": [], "baseline_django": [], "consume": [], "hold_settle": []}
+        for _ in range(rounds):
+            for kind in measured:
+                measured[kind].append(_run(kind, base_targets if kind.startswith("baseline") else targets, seconds))
+        rows.append((label, measured))
     drained = _users(1, "drain", balance=DRAIN_BALANCE)[0]
     _run("drain", [drained] * workers, seconds)
-    print(f"{'':28} {'bare UPDATE':>11} {'consume':>9} {'ratio':>5} {'hold→settle':>12} {'= ledger ops':>13} {'ratio':>5}"
-          f" {'(per cycle)':>11}")
-    print("against the bare UPDATE through the ledger's prepared cursor (the strictest floor):")
-    for label, baseline, _, consume, cycles in rows:
-        print(f"{label:28} {baseline:9.0f}/s {consume:7.0f}/s {consume / baseline:5.2f} {cycles:8.0f} cyc/s"
-              f" {2 * cycles:11.0f}/s {2 * cycles / baseline:5.2f} {cycles / baseline:11.2f}")
-    print("against the bare UPDATE through Django's default cursor (parsed and planned on every call):")
-    for label, _, django_baseline, consume, cycles in rows:
-        print(f"{label:28} {django_baseline:9.0f}/s {consume:7.0f}/s {consume / django_baseline:5.2f} {cycles:8.0f} cyc/s"
-              f" {2 * cycles:11.0f}/s {2 * cycles / django_baseline:5.2f} {cycles / django_baseline:11.2f}")
-    print("target: ratio >= 0.5 (hold→settle per ledger operation: a hold and a settle are each one transaction)")
+    for baseline, title in (("baseline", "against the bare UPDATE through the ledger's prepared statements "
+                                         "(the strictest floor)"),
+                            ("baseline_django", "against the bare UPDATE through Django's default cursor "
+                                                "(parsed and planned on every call)")):
+        print(f"{title}; median of {rounds} rounds (lowest–highest ratio):")
+        print(f"{'':28} {'bare UPDATE':>11} {'consume':>9} {'ratio':>16} {'hold→settle':>12} {'= ledger ops':>12}"
+              f" {'ratio':>16} {'per cycle':>9}")
+        for label, measured in rows:
+            consume = [c / b for c, b in zip(measured["consume"], measured[baseline])]
+            per_op = [2 * h / b for h, b in zip(measured["hold_settle"], measured[baseline])]
+            cycles = statistics.median(measured["hold_settle"])
+            print(f"{label:28} {statistics.median(measured[baseline]):9.0f}/s "
+                  f"{statistics.median(measured['consume']):7.0f}/s {_ratio(consume)} {cycles:8.0f} cyc/s"
+                  f" {2 * cycles:10.0f}/s {_ratio(per_op)} {statistics.median(per_op) / 2:9.2f}")
+    print("target: ratio >= 0.5 (hold→settle per ledger operation: a hold and a settle are each one transaction, "
+          "as one bare UPDATE is)")
     problems = _anomalies(drained)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_balance")
@@ -216,7 +229,8 @@ def bench(seconds: float, workers: int) -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument(
         "--fast-unsafe", action="store_true",
@@ -225,14 +239,14 @@ def main() -> int:
     )
     args = parser.parse_args()
     if os.environ.get("DATABASE_URL"):
-        return bench(args.seconds, args.workers)
+        return bench(args.seconds, args.workers, args.rounds)
     from mozukai_hub.testing.services import postgres
 
     durable = not args.fast_unsafe
     print(f"PostgreSQL commits: {'durable (fsync on, as in production)' if durable else 'fsync off (unsafe, test-suite settings)'}")
     with postgres(durable=durable) as url:
         os.environ["DATABASE_URL"] = url
-        return bench(args.seconds, args.workers)
+        return bench(args.seconds, args.workers, args.rounds)
 
 
 if __name__ == "__main__":
