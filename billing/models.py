@@ -98,9 +98,9 @@ class AppendOnly(Exception):
 class CreditEntry(models.Model):
     """One movement of credits. Never updated, never deleted."""
 
-    # Lean on purpose: every movement inserts a row, and PostgreSQL pays for each index,
-    # constraint and trigger of this table on every insert (the account's recent lines and the
-    # unique key are what is looked up).
+    # Lean on purpose: every movement inserts a row, and PostgreSQL pays for each index and
+    # constraint of this table on every insert (the account's recent lines and the unique key
+    # are what is looked up).
     #
     # No database foreign key on `account` (Django still joins and cascades): every entry insert
     # would check it with a KEY SHARE lock on the account row, the row every spend updates, and
@@ -118,12 +118,9 @@ class CreditEntry(models.Model):
     idempotency_key = models.CharField(max_length=255)
     reference = models.CharField(max_length=255, blank=True)
     reason = models.CharField(max_length=500, blank=True)
-    # Staff adjustments only. No database foreign key either: PostgreSQL queues and fires its
-    # check for every inserted row, author or not. Django still nulls it when the staff user is
-    # deleted; the check command reports an author that is gone all the same.
+    # Staff adjustments only.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False,
-        db_constraint=False,
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -135,8 +132,9 @@ class CreditEntry(models.Model):
             # No CheckConstraint for kind and sign (`KIND_SIGNS`): PostgreSQL re-reads and
             # prepares a table's check expressions on every statement that inserts, and these
             # two cost about a third of a spend's server time (bench/credits.py). The ledger's
-            # statements write literal kinds with validated amounts, `save()` refuses a bad row,
-            # and `manage.py billing_check_ledger` reports any that got in around both.
+            # statements take their kinds from `EntryKind` and their amounts validated
+            # (`_check_amount`) or literal, `save()` refuses a bad row, and `manage.py
+            # billing_check_ledger` reports any that got in around both.
         ]
         indexes = [
             models.Index(fields=["account", "-created_at"], name="credit_entry_account_recent"),
@@ -150,8 +148,8 @@ class CreditEntry(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise AppendOnly("Ledger entries are append-only.")
-        if not amount_fits_kind(self.kind, self.amount):
-            raise IntegrityError(f"A {self.kind!r} ledger entry cannot move {self.amount:+d} credits.")
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or not amount_fits_kind(self.kind, self.amount):
+            raise IntegrityError(f"A {str(self.kind)!r} ledger entry cannot move {self.amount!r} credits.")
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
