@@ -6,18 +6,20 @@ Uses DATABASE_URL when set; otherwise starts a throwaway PostgreSQL
 (`mozukai_hub.testing.services.postgres()`), migrates it and removes it afterwards.
 
 Measures, with N worker processes (each its own connection; processes so the GIL is not
-what is measured), for W seconds each, in R rounds (each ratio is taken against the baselines of
-its own round, and the median round is printed with the lowest and highest):
+what is measured), for W seconds each, in R rounds (the baseline rows refilled before each;
+each ratio is taken against the baselines of its own round; the median of each figure is
+printed, with the lowest and highest ratio):
 
 * baseline: `UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1`
-  (no ledger, no idempotency: the floor any design pays), twice: through the same
-  prepared-statement path the ledger uses (`mozukai_hub.db.fetchone_prepared`: the strictest
-  floor) and through Django's default cursor (`connection.cursor()`, parsed and planned per call), as
-  plain Django code would run it;
+  (no ledger, no idempotency: the floor any design pays), three ways: through Django's default
+  cursor (`connection.cursor()`, parsed and planned per call), as plain Django code runs it;
+  through the same path as the ledger's statements (`mozukai_hub.db.fetchone_prepared`:
+  prepared once per connection, Django's cursor wrapper per call); and on one reused psycopg
+  prepared cursor with no Django code per call (the strictest floor);
 * consume: `billing.services.credits_consume(user=…, amount=1)`;
 * hold→settle: `credits_hold(…, amount=1, reference=…)` then `credits_settle(reference=…)`.
-  Printed two ways: cycles/s, and ledger operations/s (a hold and a settle are each one
-  transaction, as one bare UPDATE is); the ratio is per operation, the cycle figure is half.
+  Printed per ledger operation (a hold and a settle are each one transaction, as one bare
+  UPDATE is) and per cycle (half that).
 
 once with one account per worker (independent users) and once with every worker on the
 same account (one hot row). Then a drain: every worker consumes from one account holding
@@ -45,6 +47,9 @@ os.environ.setdefault("DEBUG", "false")
 START_BALANCE = 1_000_000
 DRAIN_BALANCE = 2_000
 BARE_UPDATE = "UPDATE bench_balance SET balance = balance - 1 WHERE id = %s AND balance >= 1"
+# The bare UPDATE, three ways (see the module docstring).
+BASELINES = {"baseline_django": "Django's cursor", "baseline_path": "same path as the ledger", "baseline_raw": "raw prepared cursor"}
+RUNS = [*BASELINES, "consume", "hold_settle"]
 
 
 def _setup_django() -> None:
@@ -73,14 +78,25 @@ def _worker(kind: str, target, seconds: float, worker_no: int, results) -> None:
 
     done = 0
     deadline = time.perf_counter() + seconds
-    if kind == "baseline":
+    if kind == "baseline_path":
         while time.perf_counter() < deadline:
             fetchone_prepared(BARE_UPDATE, [target])
-            done += 1  # the balance is far above what a run spends: every update applies
+            done += 1  # every update applies: the rows are refilled each round and checked after it
     elif kind == "baseline_django":
         from django.db import connection
 
         with connection.cursor() as cursor:
+            while time.perf_counter() < deadline:
+                cursor.execute(BARE_UPDATE, [target])
+                done += cursor.rowcount
+    elif kind == "baseline_raw":
+        from django.db import connection
+
+        from mozukai_hub.db import PreparedCursor
+
+        connection.ensure_connection()
+        with PreparedCursor(connection.connection) as cursor:  # psycopg's own, no Django wrapper
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
             while time.perf_counter() < deadline:
                 cursor.execute(BARE_UPDATE, [target])
                 done += cursor.rowcount
@@ -127,7 +143,7 @@ _run.ops = {}
 
 
 def _ratio(ratios: list[float]) -> str:
-    return f"{statistics.median(ratios):5.2f} ({min(ratios):.2f}–{max(ratios):.2f})"
+    return f"{statistics.median(ratios):5.2f} ({min(ratios):.2f}–{max(ratios):.2f})".rjust(17)
 
 
 def _users(n: int, label: str, balance: int = START_BALANCE) -> list:
@@ -143,7 +159,6 @@ def _users(n: int, label: str, balance: int = START_BALANCE) -> list:
 
 
 def _anomalies(drained) -> list[str]:
-    from django.db import connection
     from django.db.models import F, Sum, Value
     from django.db.models.functions import Coalesce
 
@@ -165,10 +180,6 @@ def _anomalies(drained) -> list[str]:
     settles = CreditEntry.objects.filter(kind=EntryKind.SETTLE).count()
     if not holds == settles == _run.ops.get("hold_settle", 0):
         problems.append(f"{holds} holds / {settles} settles for {_run.ops.get('hold_settle', 0)} reported")
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM bench_balance WHERE balance < 0")
-        if cursor.fetchone()[0]:
-            problems.append("baseline table went negative")
     return problems
 
 
@@ -186,36 +197,43 @@ def bench(seconds: float, workers: int, rounds: int) -> int:
 
     print(f"PostgreSQL {connection.pg_version // 10000}, {workers} worker processes, {seconds:g}s per run, "
           f"{rounds} rounds, {os.cpu_count()} CPUs")
+    problems = []
     rows = []
     for label, base_targets, targets in (("one account per worker", list(range(workers)), spread),
                                          ("all workers on one account", [workers] * workers, hot)):
-        # Rounds of all four runs back to back, each ratio against its own round's baselines:
-        # on a shared machine the speed drifts between minutes, and a ratio of two runs taken
-        # seconds apart drifts far less than either run. The median round is reported.
-        measured = {"baseline": [], "baseline_django": [], "consume": [], "hold_settle": []}
-        for _ in range(rounds):
-            for kind in measured:
+        # Rounds of every run back to back, each ratio against the baselines of its own round:
+        # on a shared machine the speed drifts from minute to minute, far less within a round.
+        # Odd rounds run in reverse order, so a drift within rounds (tables and indexes growing,
+        # checkpoints) does not always favour the same side.
+        measured = {kind: [] for kind in RUNS}
+        for round_no in range(rounds):
+            with connection.cursor() as cursor:
+                cursor.execute("UPDATE bench_balance SET balance = %s", [START_BALANCE])
+            for kind in (RUNS if round_no % 2 == 0 else RUNS[::-1]):
                 measured[kind].append(_run(kind, base_targets if kind.startswith("baseline") else targets, seconds))
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT min(balance) FROM bench_balance")
+                if cursor.fetchone()[0] <= 0:
+                    problems.append(f"{label}, round {round_no + 1}: a baseline row ran dry (its figure counts "
+                                    "updates that changed nothing); use fewer seconds")
         rows.append((label, measured))
     drained = _users(1, "drain", balance=DRAIN_BALANCE)[0]
     _run("drain", [drained] * workers, seconds)
-    for baseline, title in (("baseline", "against the bare UPDATE through the ledger's prepared statements "
-                                         "(the strictest floor)"),
-                            ("baseline_django", "against the bare UPDATE through Django's default cursor "
-                                                "(parsed and planned on every call)")):
-        print(f"{title}; median of {rounds} rounds (lowest–highest ratio):")
-        print(f"{'':28} {'bare UPDATE':>11} {'consume':>9} {'ratio':>16} {'hold→settle':>12} {'= ledger ops':>12}"
-              f" {'ratio':>16} {'per cycle':>9}")
-        for label, measured in rows:
-            consume = [c / b for c, b in zip(measured["consume"], measured[baseline])]
-            per_op = [2 * h / b for h, b in zip(measured["hold_settle"], measured[baseline])]
-            cycles = statistics.median(measured["hold_settle"])
-            print(f"{label:28} {statistics.median(measured[baseline]):9.0f}/s "
-                  f"{statistics.median(measured['consume']):7.0f}/s {_ratio(consume)} {cycles:8.0f} cyc/s"
-                  f" {2 * cycles:10.0f}/s {_ratio(per_op)} {statistics.median(per_op) / 2:9.2f}")
-    print("target: ratio >= 0.5 (hold→settle per ledger operation: a hold and a settle are each one transaction, "
-          "as one bare UPDATE is)")
-    problems = _anomalies(drained)
+
+    print(f"median of {rounds} rounds; each ratio (median, lowest–highest) is against the bare UPDATE of its round:")
+    print(f"{'':38} {'ops/s':>7}   {'vs Django cursor':>17}  {'vs same path':>17}  {'vs raw cursor':>17}")
+    for label, measured in rows:
+        print(label)
+        for kind in BASELINES:
+            print(f"  bare UPDATE, {BASELINES[kind]:24} {statistics.median(measured[kind]):7.0f}")
+        per_op = [2 * cycles for cycles in measured["hold_settle"]]  # a hold and a settle: two transactions
+        for name, figures in (("consume", measured["consume"]), ("hold→settle, per ledger operation", per_op),
+                              ("hold→settle, per cycle", measured["hold_settle"])):
+            ratios = "  ".join(_ratio([f / b for f, b in zip(figures, measured[kind])]) for kind in BASELINES)
+            print(f"  {name:36} {statistics.median(figures):7.0f}   {ratios}")
+    print("target: ratio >= 0.5. Per ledger operation is like for like: a hold and a settle are each one transaction, "
+          "as one bare UPDATE is.")
+    problems += _anomalies(drained)
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE bench_balance")
     total = _run.ops.get("consume", 0) + _run.ops.get("drain", 0) + 2 * _run.ops.get("hold_settle", 0)
@@ -230,7 +248,7 @@ def bench(seconds: float, workers: int, rounds: int) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=lambda v: max(1, int(v)), default=3, help="at least 1")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument(
         "--fast-unsafe", action="store_true",
