@@ -9,8 +9,10 @@ import os
 
 import pytest
 
-# api_client, user, other_user, auth_client, the autouse cache reset; `page` (Chromium).
-pytest_plugins = ["mozukai_hub.testing.fixtures", "mozukai_hub.testing.browser"]
+# api_client, user, other_user, auth_client, the autouse cache reset; `page` (Chromium);
+# dev_payments, no_dev_payments, stripe_server (the fake Stripe); daphne_server.
+pytest_plugins = ["mozukai_hub.testing.fixtures", "mozukai_hub.testing.browser", "mozukai_hub.testing.payments",
+                  "mozukai_hub.testing.servers"]
 
 
 

@@ -6,14 +6,9 @@ from PIL import Image
 
 from accounts.models import User
 from mozukai_hub.testing.fixtures import bearer_client
+from mozukai_hub.testing.images import png_bytes
 
 pytestmark = pytest.mark.django_db
-
-
-def png_bytes(size=(64, 48), color=(60, 120, 70)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", size, color).save(out, format="PNG")
-    return out.getvalue()
 
 
 def test_get_put_patch_profile(auth_client, user):
@@ -59,7 +54,7 @@ def test_taking_another_users_username_in_another_case_is_refused(auth_client, u
 
 
 def test_avatar_upload_is_reencoded_and_served(auth_client, api_client, user):
-    upload = SimpleUploadedFile("me.jpg", png_bytes(), content_type="image/jpeg")
+    upload = SimpleUploadedFile("me.jpg", png_bytes((64, 48)), content_type="image/jpeg")
     response = auth_client.patch("/api/v1/users/me", {"avatar": upload}, format="multipart")
     assert response.status_code == 200
     url = response.json()["avatar_url"]

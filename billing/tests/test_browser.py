@@ -2,14 +2,8 @@
 payment mode: 3 free credits, sign up, buy a pack, see balance and history."""
 
 import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from billing.models import CreditEntry, EntryKind, Payment, PaymentStatus
@@ -17,35 +11,14 @@ from mozukai_hub.testing.browser import chromium  # noqa: F401  (fixture)
 from mozukai_hub.testing.fixtures import PASSWORD
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def dev_server():
+def dev_server(daphne_server):
     """daphne on the test database as `make run` starts it: DEBUG on, no Stripe key (dev payment
-    mode). A separate process, so its connections end with it."""
-    db = connection.settings_dict
-    env = {k: v for k, v in os.environ.items() if not k.startswith("STRIPE_")}
-    env.update(DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}", DEBUG="true",
-               DEFAULT_FREE_CREDITS="3", MEDIA_ROOT=str(settings.MEDIA_ROOT), LOG_LEVEL="WARNING")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mozukai_hub.asgi:application"],
-                              cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "daphne did not start"
-                time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    mode)."""
+    no_stripe = {name: None for name in os.environ if name.startswith("STRIPE_")}
+    return daphne_server(DEBUG="true", DEFAULT_FREE_CREDITS="3", **no_stripe)
 
 
 @pytest.fixture

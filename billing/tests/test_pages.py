@@ -3,10 +3,10 @@ from django.test import Client
 
 from billing import services
 from billing.models import CreditAccount, CreditEntry, EntryKind, Payment, PaymentStatus, StripeEvent
+from mozukai_hub.testing.fake_stripe import deliver, event
 from mozukai_hub.testing.fixtures import PASSWORD, make_user
 
-from .conftest import billing_counts, deliver
-from .stripe_server import event
+from .conftest import billing_counts
 
 pytestmark = pytest.mark.django_db
 

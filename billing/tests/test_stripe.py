@@ -9,10 +9,10 @@ from billing import services
 from billing.models import CreditAccount, CreditEntry, EntryKind, Payment, PaymentStatus, StripeEvent
 from billing.payments import register_payment_handler
 from billing.stripe_client import STRIPE_API_VERSION
+from mozukai_hub.testing.fake_stripe import deliver, event
 from mozukai_hub.testing.fixtures import bearer_client
 
-from .conftest import billing_counts, deliver
-from .stripe_server import event
+from .conftest import billing_counts
 
 pytestmark = pytest.mark.django_db
 
@@ -66,7 +66,7 @@ def test_bad_signatures_are_400_with_zero_database_writes(user, stripe_server, h
         if how == "tampered":
             import json
 
-            from .stripe_server import sign
+            from mozukai_hub.testing.fake_stripe import sign
 
             signature = sign(json.dumps(completed), "whsec_test_mozukai")
             completed["data"]["object"]["amount_total"] = 1

@@ -1,15 +1,14 @@
 """The storefront as a person clicks through it: browse, cart, checkout, dev payment, orders."""
 
-import io
 from decimal import Decimal
 
 import pytest
 from django.core.files.base import ContentFile
 from django.test import Client
-from PIL import Image
 
 from catalog.models import Order, OrderStatus
 from mozukai_hub.testing.fixtures import PASSWORD, make_user
+from mozukai_hub.testing.images import png_bytes
 
 from .factories import CategoryFactory, ProductFactory
 
@@ -17,22 +16,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def dev_payments(settings):
-    settings.STRIPE_SECRET_KEY = ""
-    settings.BILLING_DEV_PAYMENTS = True
-
-
-@pytest.fixture
 def browser(user):
     client = Client()
     assert client.login(email=user.email, password=PASSWORD)
     return client
-
-
-def png_bytes() -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", (8, 8), "green").save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def test_home_and_listing_show_active_products_with_filters(client):

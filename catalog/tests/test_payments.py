@@ -8,10 +8,9 @@ import pytest
 from django.utils import timezone
 
 from billing.models import Payment, PaymentStatus
-from billing.tests.conftest import deliver, stripe_server  # noqa: F401  (stripe_server is a fixture)
-from billing.tests.stripe_server import event
 from catalog import tasks
 from catalog.models import CancelReason, Order, OrderStatus, Product
+from mozukai_hub.testing.fake_stripe import deliver, event
 from mozukai_hub.testing.fixtures import bearer_client, make_user
 
 from .factories import ProductFactory
@@ -23,12 +22,6 @@ pytestmark = pytest.mark.django_db
 def q_sync(monkeypatch):
     """django-q2 runs each enqueued task at once, in this thread (its documented sync mode)."""
     monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
-
-
-@pytest.fixture
-def dev_payments(settings):
-    settings.STRIPE_SECRET_KEY = ""
-    settings.BILLING_DEV_PAYMENTS = True
 
 
 def place(client, product, quantity=1):

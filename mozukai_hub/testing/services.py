@@ -41,7 +41,8 @@ def stop_process(process: subprocess.Popen, timeout: float = 10) -> None:
         process.wait()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -102,7 +103,7 @@ def postgres(*, durable: bool = False) -> Iterator[str]:
         for path in (root, sockets):
             os.chown(path, pw.pw_uid, pw.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_port()
 
     def pg(*args: str, **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run([*as_user, *args], check=True, stdout=subprocess.DEVNULL, **kwargs)
@@ -133,7 +134,7 @@ def postgres(*, durable: bool = False) -> Iterator[str]:
 def redis() -> Iterator[str]:
     """Yield a REDIS_URL for a fresh, non-persistent redis-server; stop it afterwards."""
     binary = _require(_redis_server, "redis")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
          "--protected-mode", "yes", "--databases", "16"],

@@ -17,9 +17,8 @@ from django.core.handlers.asgi import ASGIHandler
 from django.test import Client
 
 from mozukai_hub.request_limits import limit_request_body
-from mozukai_hub.testing.services import stop_process
+from mozukai_hub.testing.images import png_bytes
 from pipeline.models import Asset
-from pipeline.tests.conftest import png_bytes
 
 
 class UnreadableBody(io.RawIOBase):
@@ -118,12 +117,6 @@ def test_asgi_django_itself_gets_a_413_out_for_a_chunked_body_over_the_limit(set
     _assert_413(sent)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _http_exchange(port: int, request: bytes, timeout: float) -> bytes:
     """Send `request` on a raw socket; the one response that comes back (head and
     Content-Length body), or what had arrived when `timeout` ran out or the server closed."""
@@ -147,30 +140,10 @@ def _http_exchange(port: int, request: bytes, timeout: float) -> bytes:
 
 
 @pytest.fixture
-def daphne_port(tmp_path):
+def daphne_port(daphne_server):
     """daphne serving mozukai_hub.asgi:application with the suite's settings and
     MAX_REQUEST_BYTES=1000, on a free port."""
-    port = _free_port()
-    log = (tmp_path / "daphne.log").open("w")
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mozukai_hub.settings", "MAX_REQUEST_BYTES": "1000",
-           "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                                "mozukai_hub.asgi:application"], cwd=Path(__file__).resolve().parents[2], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, (tmp_path / "daphne.log").read_text()
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "daphne did not listen within 30 s"
-                time.sleep(0.1)
-        yield port
-    finally:
-        stop_process(process)
-        log.close()
+    return int(daphne_server(DJANGO_SETTINGS_MODULE="mozukai_hub.settings", MAX_REQUEST_BYTES="1000").rsplit(":", 1)[1])
 
 
 @pytest.mark.slow

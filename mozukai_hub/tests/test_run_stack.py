@@ -14,12 +14,12 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from mozukai_hub.management.commands.run_stack import _group_alive
+from mozukai_hub.testing.polling import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -62,11 +62,10 @@ def test_a_stop_signal_while_the_children_start_leaves_none_running(tmp_path, si
     pids = [int(line) for line in pid_file.read_text().split()] if pid_file.exists() else []
     try:
         assert pids, done.stderr
-        deadline = time.monotonic() + 5  # orphans are reaped by init a moment later
-        while any(_group_alive(pid) for pid in pids) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        left = [pid for pid in pids if _group_alive(pid)]
-        assert not left, f"children left running after {signal_name} (exit {done.returncode}):\n{done.stderr[-3000:]}"
+        # Orphans are reaped by init a moment later.
+        wait_until(lambda: not any(_group_alive(pid) for pid in pids), 5, message=lambda: (
+            f"children left running after {signal_name} (exit {done.returncode}): "
+            f"{[pid for pid in pids if _group_alive(pid)]}\n{done.stderr[-3000:]}"))
         assert done.returncode == 0, done.stderr[-3000:]
         assert "Traceback" not in done.stderr, done.stderr[-3000:]
     finally:

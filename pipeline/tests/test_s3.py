@@ -6,9 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from moto.server import ThreadedMotoServer
 
+from mozukai_hub.testing.images import png_bytes
 from pipeline.models import Asset
-
-from .conftest import png_bytes
 
 BUCKET = "mozukai-media-test"
 

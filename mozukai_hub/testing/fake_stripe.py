@@ -3,7 +3,9 @@ them (https://docs.stripe.com/api): form-encoded requests with bracketed keys, B
 key, `Idempotency-Key` replays, JSON objects and `{"error": {...}}` failures. The real
 `stripe` library talks to it through `STRIPE_API_BASE`.
 
-Also: signing webhook payloads with Stripe's scheme (`t=…,v1=HMAC-SHA256(secret, "t.payload")`).
+Also: signing webhook payloads with Stripe's scheme (`t=…,v1=HMAC-SHA256(secret, "t.payload")`)
+and delivering them to our webhook (`deliver`). The `stripe_server` fixture (in
+`mozukai_hub.testing.payments`) starts one and points the settings at it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from django.test import Client
+
+SECRET_KEY = "sk_test_mozukai_51Hxyz"
+WEBHOOK_SECRET = "whsec_test_mozukai"
 API_VERSION = "2026-10-28.endive"
 _ids = itertools.count(1)
 
@@ -216,3 +222,14 @@ class FakeStripe:
 
 def _missing(kind: str, what: str) -> tuple[int, dict]:
     return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing", "message": f"No such {kind}: '{what}'"}}
+
+
+def deliver(event: dict, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = None, client: Client | None = None,
+            signature: str | None = None):
+    """POST `event` to our Stripe webhook, signed as Stripe signs it (or with `signature`)."""
+    payload = json.dumps(event)
+    headers = {}
+    sig = signature if signature is not None else sign(payload, secret, timestamp)
+    if sig:
+        headers["HTTP_STRIPE_SIGNATURE"] = sig
+    return (client or Client()).post("/api/v1/stripe/webhook", data=payload, content_type="application/json", **headers)
