@@ -1,4 +1,9 @@
-"""Websocket routes of every app, served under the same prefix as the REST API."""
+"""Websocket routes of every app, served under the same prefix as the REST API.
+
+Every route sits behind `accounts.websocket.WebsocketAuthMiddleware` (4401 without a valid
+credential, 4403 for a cookie from another origin; see `mozukai_hub/asgi.py`). A consumer of a
+sequenced stream subclasses `mozukai_hub.streams.SequencedStreamConsumer`.
+"""
 
 from django.urls import path
 
