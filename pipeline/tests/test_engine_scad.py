@@ -4,15 +4,20 @@ import io
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 import trimesh
 
+from billing.services import credits_spendable
+from mozukai_hub.testing.polling import wait_until
 from pipeline import tasks
 from pipeline.engines.scad.requirements import requirements_from_prompt
 from pipeline.models import Asset, Job, JobEvent
 
-from .conftest import balance
+
+def spendable(user) -> int:
+    return credits_spendable(user=user, client_ip="127.0.0.1")
 
 
 @pytest.mark.parametrize(
@@ -76,6 +81,7 @@ def _download(client, job_id, fmt):
 
 @pytest.mark.django_db(transaction=True)
 def test_pot_prompt_to_watertight_glb_of_requested_size(auth_client, funded_user):
+    before = spendable(funded_user)
     job_id = auth_client.post(
         "/api/v1/jobs", {"prompt": "a bonsai pot 120 mm wide, 40 mm tall, with a drainage hole", "output_format": "glb"},
         format="json",
@@ -85,7 +91,7 @@ def test_pot_prompt_to_watertight_glb_of_requested_size(auth_client, funded_user
     assert job.status == "completed" and job.progress == 100 and job.attempts == 1
     assert job.result["mesh"]["watertight"] is True
     assert job.result["mesh"]["bbox_mm"] == pytest.approx([120, 120, 40], abs=0.5)
-    assert balance(funded_user) == 9 and job.credits_state == "settled"
+    assert spendable(funded_user) == before - 1 and job.credits_state == "settled"
     assert sorted(Asset.objects.filter(job=job).values_list("asset_type", flat=True)) == ["glb", "scad", "stl"]
     assert Asset.objects.get(job=job, is_primary=True).asset_type == "glb"
 
@@ -98,6 +104,9 @@ def test_pot_prompt_to_watertight_glb_of_requested_size(auth_client, funded_user
 
     types = list(JobEvent.objects.filter(job=job).order_by("seq").values_list("type", flat=True))
     assert types.count("output") == 3 and types[-1] == "status"
+    # OpenSCAD's own output, streamed through the sandbox into the job's log for staff
+    logged = [e.data["message"] for e in JobEvent.objects.filter(job=job, type="log").order_by("seq")]
+    assert any(m.startswith("openscad:\n") and "Total rendering time" in m for m in logged)
     progress = [e.data["progress"] for e in JobEvent.objects.filter(job=job, type="progress").order_by("seq")]
     assert progress == sorted(progress)
     assert tasks.job_run(job_id) == "not claimable"  # a second delivery changes nothing
@@ -163,12 +172,13 @@ def test_furniture_and_vessel_templates_render_closed_meshes_of_requested_size(a
 
 @pytest.mark.django_db(transaction=True)
 def test_unsupported_prompt_fails_uncharged(auth_client, funded_user):
+    before = spendable(funded_user)
     job_id = auth_client.post("/api/v1/jobs", {"prompt": "a red dragon"}, format="json").json()["id"]
     assert tasks.job_run(job_id) == "failed"
     job = Job.objects.get(pk=job_id)
     assert job.status == "failed" and job.error_type == "unsupported_prompt"
     assert "bonsai pot" in job.error and "chair" in job.error
-    assert balance(funded_user) == 10 and job.credits_state == "released"
+    assert spendable(funded_user) == before and job.credits_state == "released"
     assert not Asset.objects.filter(job=job).exists()
 
 
@@ -183,8 +193,18 @@ def test_scad_render_and_broken_scad(auth_client, user):
 
 
 @pytest.mark.django_db(transaction=True)
+def test_empty_model_fails_with_openscads_reason(auth_client, user):
+    job_id = auth_client.post("/api/v1/jobs", {"kind": "scad_render", "params": {"scad": "cube(0);"}}, format="json").json()["id"]
+    assert tasks.job_run(job_id) == "failed"
+    job = Job.objects.get(pk=job_id)
+    assert job.error_type == "scad_error" and job.error == "OpenSCAD failed: Current top level object is empty."
+    assert not Asset.objects.filter(job=job, asset_type__in=["stl", "glb"]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_openscad_timeout_fails_job(auth_client, user, settings):
     settings.OPENSCAD_TIMEOUT_SECONDS = 1
+    settings.OPENSCAD_MAX_COST = 10**12  # past the estimate's budget: the run-time limit is what is tested
     heavy = "for (i = [0:60]) for (j = [0:60]) translate([i * 3, j * 3, 0]) sphere(r = 2, $fn = 96);"
     job_id = auth_client.post("/api/v1/jobs", {"kind": "scad_render", "params": {"scad": heavy}}, format="json").json()["id"]
     assert tasks.job_run(job_id) == "failed"
@@ -200,23 +220,34 @@ def test_engine_missing_on_worker_fails_at_once(auth_client, user):
     assert job.error_type == "engine_unavailable" and job.attempts == 1
 
 
+def _openscad_child_running() -> bool:
+    """An `openscad` process started by this test process (under prlimit, which execs it)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # it ended meanwhile
+            continue
+        name, after = text[text.index("(") + 1:text.rindex(")")], text[text.rindex(")") + 2:].split()
+        if name == "openscad" and int(after[1]) == os.getpid():
+            return True
+    return False
+
+
 @pytest.mark.django_db(transaction=True)
-def test_cancel_stops_a_running_openscad(auth_client, user):
+def test_cancel_stops_a_running_openscad(auth_client, user, settings):
     import threading
-    import time
 
     from pipeline import services
+
+    settings.OPENSCAD_MAX_COST = 10**12  # past the estimate's budget: cancelling a long run is what is tested
 
     heavy = "for (i = [0:60]) for (j = [0:60]) translate([i * 3, j * 3, 0]) sphere(r = 2, $fn = 96);"
     job_id = auth_client.post("/api/v1/jobs", {"kind": "scad_render", "params": {"scad": heavy}}, format="json").json()["id"]
     outcome = []
     runner = threading.Thread(target=lambda: outcome.append(tasks.job_run(job_id)))
     runner.start()
-    deadline = time.monotonic() + 10
-    while not Job.objects.filter(pk=job_id, stage="openscad").exists():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    time.sleep(0.3)
+    wait_until(lambda: Job.objects.filter(pk=job_id, stage="openscad").exists(), 10)
+    wait_until(_openscad_child_running, 10, message="OpenSCAD never started")  # cancel a program that runs
     services.job_cancel(job=Job.objects.get(pk=job_id))
     cancelled_at = time.monotonic()
     runner.join(timeout=10)
@@ -270,12 +301,44 @@ def test_cancel_kills_openscads_whole_process_group(settings, tmp_path):
     with pytest.raises(Cancelled):
         openscad_render(scad_path=scad, stl_path=tmp_path / "model.stl", timeout=20, while_waiting=cancel)
     child = int(pid_file.read_text())
-    for _ in range(50):
+
+    def gone() -> bool:
         try:
             os.kill(child, 0)
         except ProcessLookupError:
-            break
-        time.sleep(0.05)
-    else:
-        os.kill(child, signal.SIGKILL)
-        pytest.fail("the grandchild survived the cancel")
+            return True
+        return False
+
+    try:
+        wait_until(gone, 2.5, message="the grandchild survived the cancel")
+    finally:
+        if not gone():
+            os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_job_context_logs_a_chatty_program_in_a_few_readable_events(auth_client, user, tmp_path):
+    """5000 lines and terminal colours become a handful of `log` events: the first lines, a note
+    of what was skipped, and the last lines."""
+    import sys
+    import uuid
+
+    from pipeline import services
+    from pipeline.runner import JobContext, ProgramLog
+
+    job_id = auth_client.post("/api/v1/jobs", {"kind": "scad_render", "params": {"scad": "cube(1);"}}, format="json").json()["id"]
+    token = uuid.uuid4()
+    job = services.job_claim(job_id=job_id, lease_token=token)
+    chatty = "print('\\x1b[31mred\\x1b[0m\\tline'); [print(f'line {i}') for i in range(5000)]; raise SystemExit(2)"
+    with JobContext(job, token) as ctx:
+        result = ctx.run_program([sys.executable, "-c", chatty], timeout_seconds=30, memory_bytes=1024**3, file_bytes=1024**2)
+        assert ctx.workdir.exists()
+    assert result.returncode == 2 and result.output_tail.endswith("line 4999")
+    events = [e.data["message"] for e in JobEvent.objects.filter(job_id=job_id, type="log").order_by("seq")]
+    assert 2 <= len(events) <= 8 and all(len(m) <= 2000 and m.startswith("python") for m in events)
+    lines = [line for m in events for line in m.split("\n")[1:]]
+    kept = ProgramLog.MAX_LINES - 1
+    skipped = 5000 - kept - ProgramLog.TAIL_LINES
+    assert lines[:3] == ["red  line", "line 0", "line 1"] and lines[ProgramLog.MAX_LINES - 1] == f"line {kept - 1}"
+    assert lines[ProgramLog.MAX_LINES] == f"… {skipped} lines not logged …"
+    assert lines[-1] == "line 4999" and len(lines) == ProgramLog.MAX_LINES + 1 + ProgramLog.TAIL_LINES

@@ -1,18 +1,17 @@
-"""OpenSCAD → STL (subprocess with a timeout) → GLB (trimesh, Z-up mm → glTF Y-up metres)."""
+"""OpenSCAD → STL (in the sandbox: own process group, prlimit, wall clock) → GLB (trimesh, Z-up mm → glTF Y-up metres)."""
 
-import os
 import re
-import shutil
-import signal
-import subprocess
-import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import trimesh
 from django.conf import settings
 
+from mozukai_hub.sandbox import ProgramMissing, ProgramTimeout, run_program
+
 from .. import EngineError
+from .cost import scad_cost_estimate
 
 # User-supplied SCAD may not read files or run away with the fragment count. The checks run on
 # the source with comments removed and string literals emptied, so `import/**/(` or a keyword
@@ -72,6 +71,8 @@ def _special_bound_problem(name: str, value: float) -> str | None:
 
 
 def scad_source_check(source: str) -> list[str]:
+    """What is wrong with user-supplied SCAD before it may be rendered: file access, unbounded
+    special variables, and an estimated cost above `OPENSCAD_MAX_COST`."""
     if len(source) > MAX_SOURCE_CHARS:
         return [f"SCAD source is longer than {MAX_SOURCE_CHARS} characters."]
     try:
@@ -90,67 +91,41 @@ def scad_source_check(source: str) -> list[str]:
         problem = _special_bound_problem(name, float(literal.group(1)))
         if problem:
             problems.append(f"{problem} (got {literal.group(1)}).")
+    # The CPU budget, checked before a worker is spent on it (pipeline.engines.scad.cost).
+    cost = scad_cost_estimate(code)
+    if cost > settings.OPENSCAD_MAX_COST:
+        problems.append(
+            f"Estimated rendering cost {cost:,} is above the budget of {settings.OPENSCAD_MAX_COST:,} "
+            "(loop counts, $fn/$fa fragments and minkowski multiply it): use fewer iterations or a lower $fn."
+        )
     return problems
 
 
-def _limited(command: list[str], *, cpu_seconds: int) -> list[str]:
-    """The command run under util-linux `prlimit` (memory, CPU time, file size).
+def openscad_render(*, scad_path: Path, stl_path: Path, timeout: int | None = None, run=None, while_waiting=None) -> str:
+    """Run the CLI in the sandbox; returns the tail of its output. Raises EngineError on failure,
+    timeout or an empty model.
 
-    `prlimit` sets the limits on itself and then execs OpenSCAD, so no Python runs between
-    fork and exec (a `preexec_fn` could deadlock while the lease-keeper thread runs).
-    """
-    return [
-        "prlimit", f"--as={OPENSCAD_MAX_MEMORY_BYTES}", f"--cpu={cpu_seconds}", f"--fsize={OPENSCAD_MAX_FILE_BYTES}",
-        "--", *command,
-    ]
-
-
-def _kill_group(process: subprocess.Popen) -> None:
-    """OpenSCAD leads its own session: kill the whole group, then reap the leader."""
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass  # the group is already gone
-    process.wait()
-
-
-def openscad_render(*, scad_path: Path, stl_path: Path, timeout: int | None = None, while_waiting=None) -> str:
-    """Run the CLI; returns its log. Raises EngineError on failure, timeout or an empty model.
-
-    `while_waiting` is called about twice a second while OpenSCAD runs (the job's checkpoint):
-    whatever it raises (a cancellation) kills OpenSCAD and propagates.
+    `run` is how to run it: a job passes `ctx.run_program` (output to the job's log, the job's
+    checkpoint between ticks); by default `mozukai_hub.sandbox.run_program` with `while_waiting`,
+    whose exception (a cancellation) kills OpenSCAD and propagates.
     """
     limit = timeout or settings.OPENSCAD_TIMEOUT_SECONDS
-    binary = shutil.which(settings.OPENSCAD_BINARY)
-    if binary is None:
-        raise EngineError("OpenSCAD is not installed on this worker.", error_type="engine_unavailable")
-    command = _limited([binary, "-o", str(stl_path), str(scad_path)], cpu_seconds=limit + 5)
-    log_path = scad_path.with_suffix(".log")
+    if run is None:
+        run = partial(run_program, while_waiting=while_waiting)
     try:
-        with log_path.open("w") as log_file:
-            process = subprocess.Popen(
-                command, stdout=subprocess.DEVNULL, stderr=log_file, cwd=scad_path.parent,
-                start_new_session=True,
-            )
-    except FileNotFoundError:
-        raise EngineError("prlimit (util-linux) is not installed on this worker.", error_type="engine_unavailable")
-    deadline = time.monotonic() + limit
-    try:
-        while True:
-            try:
-                returncode = process.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                if time.monotonic() > deadline:
-                    raise EngineError(f"OpenSCAD took longer than {limit} s.", error_type="timeout")
-                if while_waiting is not None:
-                    while_waiting()
-    finally:
-        if process.poll() is None:
-            _kill_group(process)
-    log = log_path.read_text(errors="replace")[-4000:]
-    if returncode != 0 or not stl_path.exists() or stl_path.stat().st_size == 0:
-        raise EngineError(f"OpenSCAD failed: {log.strip().splitlines()[-1] if log.strip() else returncode}", error_type="scad_error")
+        result = run(
+            [settings.OPENSCAD_BINARY, "-o", str(stl_path), str(scad_path)], cwd=scad_path.parent,
+            timeout_seconds=limit, memory_bytes=OPENSCAD_MAX_MEMORY_BYTES, file_bytes=OPENSCAD_MAX_FILE_BYTES,
+            cpu_seconds=limit + 5,  # single-threaded: CPU time cannot pass the wall clock by much
+        )
+    except ProgramMissing as exc:
+        raise EngineError(str(exc), error_type="engine_unavailable")
+    except ProgramTimeout:
+        raise EngineError(f"OpenSCAD took longer than {limit} s.", error_type="timeout")
+    log = result.output_tail
+    if result.returncode != 0 or not stl_path.exists() or stl_path.stat().st_size == 0:
+        last = log.strip().splitlines()[-1] if log.strip() else f"exit status {result.returncode}"
+        raise EngineError(f"OpenSCAD failed: {last}", error_type="scad_error")
     return log
 
 
