@@ -38,9 +38,3 @@ def register_payment_handler(purpose: str, handler: PaymentHandler) -> None:
 def payment_handler_for(purpose: str) -> PaymentHandler | None:
     return _handlers.get(purpose)
 
-
-def dev_payment_complete(*, payment) -> None:
-    """Dev payment mode: the payment succeeds through the same path as Stripe's webhook."""
-    from .services.payments import payment_dev_complete
-
-    payment_dev_complete(payment=payment)

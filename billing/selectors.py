@@ -9,7 +9,7 @@ from django.db.models import Sum
 from django.shortcuts import get_object_or_404
 
 from .models import CreditAccount, CreditEntry, EntryKind, Payment, PaymentPurpose
-from .services.ledger import credit_account_for
+from .services.ledger import credit_account_for, credit_pools
 
 RECENT_LINES = 20
 
@@ -17,17 +17,11 @@ RECENT_LINES = 20
 @dataclass
 class CreditSummary:
     authenticated: bool
-    balance: int  # what this caller spends: own credits when signed in, else the IP's free ones
+    balance: int  # own credits when signed in, else the IP's free ones
     free_credits: int  # free credits left for the client IP
     held: int  # reserved by unfinished jobs (already off the balance)
+    credits: int  # what this caller can spend now (seed 002's figure): `credits_spendable`
     recent: list[CreditEntry] = field(default_factory=list)
-
-    @property
-    def credits(self) -> int:
-        """Seed 002's view: the balance including the free IP credits."""
-        if not self.authenticated:
-            return self.balance
-        return self.balance + max(self.free_credits, 0)
 
 
 def credit_packs() -> list[dict]:
@@ -52,20 +46,34 @@ def credits_held(*, account: CreditAccount) -> int:
 
 
 def credit_summary(*, user, client_ip: str | None, recent: int = RECENT_LINES) -> CreditSummary:
-    """A new client IP is granted its free credits here, once (the first visit records it)."""
+    """A new client IP is granted its free credits here, once (the first visit records it).
+    `credits` is the same rule that consumes and holds spend by (`credits_spendable`)."""
     signed_in = bool(user is not None and user.is_authenticated)
-    ip_account = credit_account_for(client_ip=client_ip) if client_ip else None
-    free = ip_account.balance if ip_account else 0
-    account = credit_account_for(user=user) if signed_in else ip_account
+    pools = credit_pools(user=user, client_ip=client_ip)
+    account = pools.own if signed_in else pools.free
     if account is None:
-        return CreditSummary(authenticated=False, balance=0, free_credits=0, held=0)
+        return CreditSummary(authenticated=False, balance=0, free_credits=0, held=0, credits=0)
     return CreditSummary(
         authenticated=signed_in,
         balance=account.balance,
-        free_credits=free,
+        free_credits=pools.free.balance if pools.free else 0,
         held=credits_held(account=account),
+        credits=pools.spendable,
         recent=list(credit_entries(account=account)[:recent]),
     )
+
+
+@dataclass(frozen=True)
+class CreditBalances:
+    balance: int  # own credits when signed in, else the IP's free ones
+    credits: int  # what this caller can spend now (`credits_spendable`)
+
+
+def credit_balances(*, user, client_ip: str | None) -> CreditBalances:
+    """The two figures of `credit_summary`, without its history (after a consume)."""
+    pools = credit_pools(user=user, client_ip=client_ip)
+    account = pools.own if user is not None and user.is_authenticated else pools.free
+    return CreditBalances(balance=account.balance if account else 0, credits=pools.spendable)
 
 
 def credit_account_for_caller(*, user, client_ip: str | None) -> CreditAccount | None:

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
-from billing import stripe_client
+from billing.services import PaymentProviderError
 from mozukai_hub.api.errors import ApplicationError
 
 from . import selectors
@@ -169,7 +169,7 @@ def order_detail(request, order_id):
         if payment is not None and payment.payment_intent_id == request.GET["payment_intent"]:
             try:
                 payment_services.order_payment_confirm(payment=payment)
-            except stripe_client.PaymentProviderError:
+            except PaymentProviderError:
                 messages.info(request, "We are waiting for the payment to be confirmed; this page will show it.")
             order = selectors.order_get_for_user(user=request.user, order_id=order_id)
     return render(request, "catalog/order_detail.html", _shop_context(

@@ -28,9 +28,10 @@ class PackSerializer(serializers.Serializer):
 
 class CreditsOutput(serializers.Serializer):
     authenticated = serializers.BooleanField()
-    balance = serializers.IntegerField(help_text="What this caller spends: own credits when signed in, else free IP credits.")
+    balance = serializers.IntegerField(help_text="Own credits when signed in, else the free credits of this client IP.")
     free_credits = serializers.IntegerField(help_text="Free credits left for this client IP.")
-    credits = serializers.IntegerField(help_text="Balance including the free IP credits (seed 002).")
+    credits = serializers.IntegerField(help_text="What this caller can spend now (seed 002): the free credits of this "
+                                                 "client IP, plus your own when signed in.")
     held = serializers.IntegerField(help_text="Reserved by unfinished jobs.")
     default_free_credits = serializers.IntegerField()
     recent = CreditEntrySerializer(many=True)
@@ -40,8 +41,8 @@ class CreditsOutput(serializers.Serializer):
 
 class ConsumeOutput(serializers.Serializer):
     consumed = serializers.IntegerField()
-    balance = serializers.IntegerField()
-    credits = serializers.IntegerField()
+    balance = serializers.IntegerField(help_text="Afterwards: own credits when signed in, else the free IP credits.")
+    credits = serializers.IntegerField(help_text="Afterwards: what this caller can still spend.")
     entry_id = serializers.IntegerField()
 
 

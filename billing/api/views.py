@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mozukai_hub.api.errors import ApplicationError
+from mozukai_hub.api.fields import query_int
 from mozukai_hub.client_ip import client_ip
 
 from .. import selectors, services
@@ -16,6 +17,9 @@ from ..models import CreditEntry
 from ..stripe_client import dev_payments_enabled
 from . import serializers as s
 from .idempotency import idempotent
+
+# Most units one quote prices (a job of any kind is one unit, or one per thumbnail variant).
+QUOTE_MAX_QUANTITY = 10_000
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key", location=OpenApiParameter.HEADER, required=False,
@@ -50,7 +54,8 @@ class CreditsConsumeView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(request=s.ConsumeInput, responses=s.ConsumeOutput, parameters=[IDEMPOTENCY_HEADER],
-                   summary="Spend credits: your own when signed in, the free IP credits otherwise. 402 when short.")
+                   summary="Spend credits: the free credits of your address first, then (signed in) your own. "
+                           "402 when short.")
     @idempotent
     def post(self, request):
         data = s.ConsumeInput(data=request.data)
@@ -59,10 +64,9 @@ class CreditsConsumeView(APIView):
             user=request.user, client_ip=client_ip(request), amount=data.validated_data["amount"],
             reason=data.validated_data["reason"], idempotency_key=getattr(request, "idempotency_key", None),
         )
-        balance = movement.balance
-        if balance is None:  # a replayed movement: the balance now
-            balance = selectors.credit_account_for_caller(user=request.user, client_ip=client_ip(request)).balance
-        return Response({"consumed": -movement.amount, "balance": balance, "credits": balance, "entry_id": movement.entry_id})
+        summary = selectors.credit_balances(user=request.user, client_ip=client_ip(request))
+        return Response({"consumed": -movement.amount, "balance": summary.balance, "credits": summary.credits,
+                         "entry_id": movement.entry_id})
 
 
 class CreditsCheckoutView(APIView):
@@ -121,8 +125,8 @@ class CreditQuoteView(APIView):
     )
     def get(self, request):
         item = request.query_params.get("item", "")
+        quantity = query_int(request, "quantity", default=1, min_value=0, max_value=QUOTE_MAX_QUANTITY)
         try:
-            quantity = int(request.query_params.get("quantity", "1"))
             credits = services.price_quote(item=item, quantity=quantity)
         except ValueError as exc:
             raise ApplicationError(str(exc), code="invalid_quote") from exc

@@ -12,6 +12,16 @@ entry and moves the balance in ONE atomic step, so the two never disagree:
   statement rolls back);
 * a hold ends exactly once: settle and release both write the key `hold-end:<reference>`,
   so whichever comes first wins and the other is a no-op.
+
+Whose credits a caller spends (`spend_plan`, the one rule behind `credits_spendable`, the
+display, consumes and holds): an anonymous caller, the free credits of its client IP; a signed-in
+caller, the free credits of its client IP first (granted once per address, never per account),
+then its own balance. A movement that takes from one of them is the single-pool path above. One
+that needs both (a split) takes both rows' locks, IP account first (every path that locks both
+does it in that order), and writes two entries: the own part under the movement's key and the
+free part under `free-<key>` on the IP account. Settle and release end both parts in one
+statement that claims `hold-end:<reference>` first, so the free part goes back to the IP
+account, exactly once.
 """
 
 from __future__ import annotations
@@ -30,6 +40,7 @@ from mozukai_hub.db import fetchone_prepared  # the hot statements are planned o
 from mozukai_hub.ids import uuid7
 
 from ..models import CreditAccount, CreditEntry, EntryKind
+from ..pricing import price_of, price_table
 
 ENTRY = CreditEntry._meta.db_table
 ACCOUNT = CreditAccount._meta.db_table
@@ -51,18 +62,19 @@ class Movement:
     entry_id: int
     account_id: int
     amount: int
-    balance: int | None  # balance right after this movement (None on a replay)
+    balance: int | None  # balance of `account_id` right after this movement (None on a replay)
     replayed: bool
 
 
 def price_quote(*, item: str, quantity: int = 1) -> int:
-    """Credits for `quantity` units of `item`, from the one price table (`CREDIT_PRICES`)."""
-    prices = settings.CREDIT_PRICES
-    if item not in prices:
-        raise ValueError(f"No price for {item!r}; known: {', '.join(sorted(prices))}.")
+    """Credits for `quantity` units of `item`, from the price registry (`billing.pricing`, filled
+    by the apps that sell things for credits). Unknown item or bad quantity: ValueError."""
+    unit = price_of(item)
+    if unit is None:
+        raise ValueError(f"No price for {item!r}; known: {', '.join(sorted(price_table())) or 'none'}.")
     if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0:
         raise ValueError("quantity must be a whole number ≥ 0.")
-    return prices[item] * quantity
+    return unit * quantity
 
 
 def _check_amount(amount: int) -> None:
@@ -120,8 +132,51 @@ def _account_for_user(user) -> CreditAccount:
 
 
 def credit_account_for(*, user=None, client_ip: str | None = None) -> CreditAccount:
-    """Whose credits a caller spends: a signed-in user's own, otherwise the client IP's."""
+    """A signed-in user's own account, otherwise the client IP's (created with its free credits)."""
     return _ensure_account(_owner_of(user=user, client_ip=client_ip))
+
+
+def _signed_in(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+@dataclass(frozen=True)
+class CreditPools:
+    """What a caller may spend from: the client IP's free credits and, signed in, its own."""
+
+    free: CreditAccount | None
+    own: CreditAccount | None
+
+    @property
+    def spendable(self) -> int:
+        plan_free = self.free.balance if self.free else 0
+        plan_own = self.own.balance if self.own else 0
+        return max(plan_free, 0) + max(plan_own, 0)
+
+
+def spend_plan(*, free: int, own: int, amount: int) -> tuple[int, int] | None:
+    """THE rule: how many of `amount` credits come from the free pool and how many from the
+    caller's own balance (free first), or None when both together are short. A pool below zero
+    (own credits after a refund) counts as empty."""
+    free, own = max(free, 0), max(own, 0)
+    if free + own < amount:
+        return None
+    take_free = min(free, amount)
+    return take_free, amount - take_free
+
+
+def credit_pools(*, user, client_ip: str | None) -> CreditPools:
+    """The caller's pools, created on first sight (a new client IP is granted its free credits
+    here, once per address; a second account from the same address finds them spent or not)."""
+    free = _account_for_ip(client_ip) if client_ip else None
+    own = _account_for_user(user) if _signed_in(user) else None
+    return CreditPools(free=free, own=own)
+
+
+def credits_spendable(*, user, client_ip: str | None) -> int:
+    """How many credits this caller can spend now: what the display shows, what a consume or a
+    hold of that many succeeds with (`spend_plan`)."""
+    return credit_pools(user=user, client_ip=client_ip).spendable
 
 
 # --- Low-level movements -------------------------------------------------------------------
@@ -181,12 +236,53 @@ SELECT ins.id, ins.account_id, acct.balance FROM ins, acct
 """
 _SPEND_PG_BY = {column: _SPEND_PG.replace("{owner}", column) for column in ("user_id", "client_ip")}
 
-_SETTLE_PG = f"""
+# A signed-in caller with a client IP, when one pool covers the whole amount: the free credits
+# if they do, else its own balance if the free ones are spent (the IP account's balance at or
+# below zero). One statement, like `_SPEND_PG`; at most one of the two updates applies (`own`
+# waits for `free` to have taken nothing). Anything else (a split, an account not created yet,
+# a shortfall, a repeated key) writes nothing and is decided under row locks by `_spend_locked`.
+_SPEND_POOLS_PG = f"""
+WITH free AS (
+    UPDATE {ACCOUNT} SET balance = balance - %(n)s, updated_at = statement_timestamp()
+    WHERE client_ip = %(client_ip)s AND balance >= %(n)s
+    RETURNING id, balance
+), own AS (
+    UPDATE {ACCOUNT} SET balance = balance - %(n)s, updated_at = statement_timestamp()
+    WHERE user_id = %(user_id)s AND balance >= %(n)s
+      AND NOT EXISTS (SELECT 1 FROM free)
+      AND (SELECT balance FROM {ACCOUNT} WHERE client_ip = %(client_ip)s) <= 0
+    RETURNING id, balance
+), acct AS (
+    SELECT id, balance FROM free UNION ALL SELECT id, balance FROM own
+), ins AS (
+    INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at)
+    SELECT id, %(kind)s, -%(n)s, %(key)s, %(reference)s, %(reason)s, NULL, statement_timestamp() FROM acct
+    RETURNING id, account_id
+)
+SELECT ins.id, ins.account_id, acct.balance FROM ins, acct
+"""
+
+FREE_PART = "free-"  # key prefix of the free-credit part of a split movement (`free-hold:<reference>`)
+
+# Ends a hold: one end entry per part (`hold:<ref>`, and `free-hold:<ref>` for a split), the
+# hold's own part first. Whoever inserts `hold-end:<ref>` first wins: a concurrent settle or
+# release waits on that key, then inserts nothing (it never gets to the free part's key).
+_END_HOLD = f"""
 INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at)
-SELECT account_id, %(kind)s, 0, %(end_key)s, reference, 'Charged ' || CAST(-amount AS TEXT) || ' held credits', NULL, statement_timestamp()
-FROM {ENTRY} WHERE idempotency_key = %(hold_key)s
+SELECT account_id, %(kind)s, {{amount}},
+       CASE WHEN idempotency_key = %(hold_key)s THEN %(end_key)s ELSE %(free_end_key)s END,
+       reference, {{reason}}, NULL, {{now}}
+FROM {ENTRY} WHERE idempotency_key IN (%(hold_key)s, %(free_hold_key)s)
+ORDER BY idempotency_key = %(hold_key)s DESC
 ON CONFLICT (idempotency_key) DO NOTHING
 """
+_SETTLE_PG = _END_HOLD.format(amount="0", reason="'Charged ' || CAST(-amount AS TEXT) || ' held credits'",
+                              now="statement_timestamp()")
+
+
+def _end_hold_params(kind: str, reference: str) -> dict:
+    return {"kind": str(kind), "hold_key": f"hold:{reference}", "end_key": f"hold-end:{reference}",
+            "free_hold_key": f"{FREE_PART}hold:{reference}", "free_end_key": f"{FREE_PART}hold-end:{reference}"}
 
 
 def _owner_of(*, user, client_ip: str | None) -> tuple[str, object]:
@@ -268,64 +364,160 @@ def _spend(*, owner: tuple[str, object], kind: str, amount: int, key: str, refer
     raise InsufficientCredits(needed=amount, balance=account["balance"] if account else 0)
 
 
+class _KeyTaken(Exception):
+    """A split's entry lost its key to a concurrent twin: its transaction is rolled back."""
+
+
+def _pools_replay(*, key: str, free_id: int, own_id: int, kind: str, amount: int) -> Movement | None:
+    """The earlier movement under `key` (one entry, or a split's two), if it is this one."""
+    parts = list(CreditEntry.objects.filter(idempotency_key__in=[key, FREE_PART + key])
+                 .values("id", "account_id", "kind", "amount", "idempotency_key"))
+    main = next((part for part in parts if part["idempotency_key"] == key), None)
+    if main is None:
+        return None
+    if (any(part["kind"] != kind or part["account_id"] not in (free_id, own_id) for part in parts)
+            or sum(part["amount"] for part in parts) != -amount):
+        raise Conflict("This idempotency key was already used for a different credit movement.", code="idempotency_key_reused")
+    return Movement(main["id"], main["account_id"], -amount, None, True)
+
+
+def _spend_locked(*, free_id: int, own_id: int, kind: str, amount: int, key: str, reference: str,
+                  reason: str) -> Movement:
+    """Both pools under row locks (the IP account first): `spend_plan` decides, one entry per
+    pool it takes from. Short: `InsufficientCredits`, nothing written."""
+    with transaction.atomic():
+        locked = CreditAccount.objects.select_for_update()
+        free = locked.filter(pk=free_id).values_list("balance", flat=True).get()
+        own = locked.filter(pk=own_id).values_list("balance", flat=True).get()
+        plan = spend_plan(free=free, own=own, amount=amount)
+        if plan is None:
+            raise InsufficientCredits(needed=amount, balance=max(free, 0) + max(own, 0))
+        take_free, take_own = plan
+        parts = [(free_id, take_free, key if not take_own else FREE_PART + key), (own_id, take_own, key)]
+        movement = None
+        now, now_params = _timestamp()
+        with connection.cursor() as cursor:
+            for account_id, take, part_key in parts:
+                if not take:
+                    continue
+                entry_id = _insert_entry(cursor, account_id=account_id, kind=kind, amount=-take, key=part_key,
+                                         reference=reference, reason=reason)
+                if entry_id is None:
+                    raise _KeyTaken(part_key)
+                cursor.execute(f"UPDATE {ACCOUNT} SET balance = balance - %s, updated_at = {now} WHERE id = %s "
+                               f"RETURNING balance", [take, *now_params, account_id])
+                if part_key == key:
+                    movement = Movement(entry_id, account_id, -amount, cursor.fetchone()[0], False)
+        return movement
+
+
+def _spend_pools(*, user_id, client_ip: str, kind: str, amount: int, key: str, reference: str, reason: str,
+                 may_replay: bool = True) -> Movement:
+    """A signed-in caller with a client IP: the free credits of the address, then its own."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor == "postgresql":
+        params = {"n": amount, "key": key, "kind": str(kind), "reference": reference, "reason": reason[:500],
+                  "client_ip": client_ip, "user_id": user_id}
+        try:
+            if not db.in_atomic_block:
+                row = fetchone_prepared(_SPEND_POOLS_PG, params, db)
+            else:
+                with transaction.atomic(using=db.alias):
+                    row = fetchone_prepared(_SPEND_POOLS_PG, params, db)
+        except IntegrityError:
+            row = None  # the key exists: replayed below
+        if row:
+            return Movement(row[0], row[1], -amount, row[2], False)
+    # A split, a first visit (accounts to create), a shortfall or a repeated key.
+    free_id = _account_for_ip(client_ip).pk
+    own_id = CreditAccount.objects.get_or_create(user_id=user_id)[0].pk
+    if may_replay and (replayed := _pools_replay(key=key, free_id=free_id, own_id=own_id, kind=kind, amount=amount)):
+        return replayed
+    try:
+        return _spend_locked(free_id=free_id, own_id=own_id, kind=kind, amount=amount, key=key, reference=reference,
+                             reason=reason[:500])
+    except _KeyTaken:
+        # A concurrent twin wrote this key between our check and our insert: its movement stands.
+        replayed = _pools_replay(key=key, free_id=free_id, own_id=own_id, kind=kind, amount=amount)
+        if replayed is None:
+            raise Conflict("This idempotency key was already used for a different credit movement.",
+                           code="idempotency_key_reused") from None
+        return replayed
+
+
+def _spend_for(*, user, client_ip: str | None, kind: str, amount: int, key: str, reference: str, reason: str,
+               may_replay: bool = True) -> Movement:
+    """Spend as `spend_plan` says: one pool through `_spend`, both through `_spend_pools`."""
+    if _signed_in(user) and client_ip:
+        return _spend_pools(user_id=user.pk, client_ip=client_ip, kind=kind, amount=amount, key=key,
+                            reference=reference, reason=reason, may_replay=may_replay)
+    return _spend(owner=_owner_of(user=user, client_ip=client_ip), kind=kind, amount=amount, key=key,
+                  reference=reference, reason=reason, may_replay=may_replay)
+
+
 # --- The services --------------------------------------------------------------------------
 
 
 def credits_consume(*, user=None, client_ip: str | None = None, amount: int, reason: str = "",
                     idempotency_key: str | None = None, reference: str = "") -> Movement:
-    """Spend `amount` credits now. Same `idempotency_key` again: the first result, nothing new."""
+    """Spend `amount` credits now: the client IP's free credits first, then a signed-in caller's
+    own (`spend_plan`). Same `idempotency_key` again: the first result, nothing new."""
     _check_amount(amount)
     owner = _owner_of(user=user, client_ip=client_ip)
     key = (f"consume:{owner[0]}={owner[1]}:{client_key_digest(idempotency_key)}" if idempotency_key
            else f"consume:{uuid7()}")  # time-ordered: new keys append to the unique index
-    return _spend(owner=owner, kind=EntryKind.CONSUME, amount=amount, key=key, reference=reference, reason=reason,
-                  may_replay=bool(idempotency_key))  # a fresh random key cannot have been used
+    return _spend_for(user=user, client_ip=client_ip, kind=EntryKind.CONSUME, amount=amount, key=key,
+                      reference=reference, reason=reason,
+                      may_replay=bool(idempotency_key))  # a fresh random key cannot have been used
 
 
 def credits_hold(*, user, client_ip: str | None = None, amount: int, reference: str) -> None:
-    """Reserve `amount` credits for `reference` (e.g. "job:<uuid>"); `user=None` spends the
-    client IP's free credits. Same reference, amount and account again, or amount 0: nothing
-    happens. The reference already held for another amount or account: `Conflict` (409)."""
+    """Reserve `amount` credits for `reference` (e.g. "job:<uuid>"), from the client IP's free
+    credits first, then a signed-in caller's own (`spend_plan`; a hold may take from both, and
+    each part goes back where it came from on release). Same reference, amount and caller
+    again, or amount 0: nothing happens. The reference already held for another amount or
+    account: `Conflict` (409)."""
     if amount == 0:
         return
     _check_amount(amount)
     if not reference:
         raise ValidationError({"reference": ["A hold needs a reference."]})
     key = f"hold:{reference}"
-    owner = _owner_of(user=user, client_ip=client_ip)
     try:
         # A repeat (or a concurrent twin) with the same amount and account replays quietly.
-        _spend(owner=owner, kind=EntryKind.HOLD, amount=amount, key=key, reference=reference,
-               reason=f"Hold for {reference}")
+        _spend_for(user=user, client_ip=client_ip, kind=EntryKind.HOLD, amount=amount, key=key, reference=reference,
+                   reason=f"Hold for {reference}")
     except Conflict as exc:
         raise Conflict(f"{reference} is already held for another amount or account.", code="hold_conflict") from exc
 
 
 def credits_settle(*, reference: str) -> None:
-    """The hold for `reference` becomes a charge. Exactly once; no-op if none or already ended."""
-    params = {"kind": str(EntryKind.SETTLE), "end_key": f"hold-end:{reference}", "hold_key": f"hold:{reference}"}
+    """The hold for `reference` becomes a charge (each part of a split hold gets its settle
+    entry). Exactly once; no-op if none or already ended."""
+    params = _end_hold_params(EntryKind.SETTLE, reference)
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor == "postgresql":
         fetchone_prepared(_SETTLE_PG, params, db)
         return
     with connection.cursor() as cursor:
-        cursor.execute(_SETTLE_PG.replace("statement_timestamp()", "%(now)s"), {**params, "now": _now()})
+        cursor.execute(_END_HOLD.format(amount="0", reason="'Charged ' || CAST(-amount AS TEXT) || ' held credits'",
+                                        now="%(now)s"), {**params, "now": _now()})
 
 
 def credits_release(*, reference: str) -> None:
-    """The hold for `reference` is given back. Exactly once; no-op if none or already ended."""
+    """The hold for `reference` is given back, each part to the account it came from (a split
+    hold's free part to the IP account). Exactly once; no-op if none or already ended."""
     now, now_params = _timestamp()
+    params = _end_hold_params(EntryKind.RELEASE, reference)
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {ENTRY} (account_id, kind, amount, idempotency_key, reference, reason, created_by_id, created_at) "
-            f"SELECT account_id, %s, -amount, %s, reference, 'Hold released', NULL, {now} "
-            f"FROM {ENTRY} WHERE idempotency_key = %s ON CONFLICT (idempotency_key) DO NOTHING RETURNING account_id, amount",
-            [EntryKind.RELEASE, f"hold-end:{reference}", *now_params, f"hold:{reference}"],
-        )
-        row = cursor.fetchone()
-        if row:
+        if now_params:  # SQLite: the app's clock
+            params["now"] = now_params[0]
+        cursor.execute(_END_HOLD.format(amount="-amount", reason="'Hold released'", now="%(now)s" if now_params else now)
+                       + " RETURNING account_id, amount, idempotency_key", params)
+        # The IP account's part first: the order in which every path that locks both takes them.
+        for account_id, amount, _ in sorted(cursor.fetchall(), key=lambda row: not row[2].startswith(FREE_PART)):
             cursor.execute(f"UPDATE {ACCOUNT} SET balance = balance + %s, updated_at = {now} WHERE id = %s",
-                           [row[1], *now_params, row[0]])
+                           [amount, *now_params, account_id])
 
 
 def credits_grant(*, user=None, client_ip: str | None = None, amount: int, reason: str, idempotency_key: str,
@@ -366,3 +558,14 @@ def credits_adjust(*, account: CreditAccount, amount: int, reason: str, staff_us
     key = f"adjust:{idempotency_key}" if idempotency_key else f"adjust:{uuid.uuid4()}"
     return _credit(account_id=account.pk, kind=EntryKind.ADJUSTMENT, amount=amount, key=key,
                    reason=reason, created_by_id=staff_user.pk)
+
+
+def credit_account_close(*, user) -> CreditAccount | None:
+    """Account deletion: the user's credit account loses its owner and keeps its ledger (see
+    CreditAccount); nobody can spend from it again. None when the user never had one."""
+    with transaction.atomic():
+        account = CreditAccount.objects.select_for_update().filter(user=user).first()
+        if account is not None:
+            account.user = None
+            account.save(update_fields=["user", "updated_at"])
+    return account

@@ -63,7 +63,7 @@ def payment_intent_create(*, user, purpose: str, reference: str, amount_minor: i
                           description: str = "") -> Payment:
     """A PaymentIntent for `purpose` + `reference` (one per pair, whatever is retried).
 
-    In dev payment mode the Payment is local and completes with `dev_payment_complete`.
+    In dev payment mode the Payment is local and completes with `payment_dev_complete`.
     """
     if purpose not in PaymentPurpose.values:
         raise ValidationError({"purpose": [f"Unknown payment purpose {purpose!r}."]})
@@ -228,7 +228,50 @@ def credit_checkout_sync(*, user, session_id: str) -> Payment:
     return payment_apply_checkout_session(session=session) or payment
 
 
+# Stripe PaymentIntent status → our Payment status (https://docs.stripe.com/payments/paymentintents/lifecycle).
+# The others (requires_payment_method, requires_confirmation, requires_action, requires_capture)
+# are not an outcome yet, except requires_payment_method with a last_payment_error: an attempt failed.
+INTENT_STATUS = {
+    "succeeded": PaymentStatus.SUCCEEDED,
+    "processing": PaymentStatus.PROCESSING,
+    "canceled": PaymentStatus.CANCELED,
+}
+
+
+def payment_intent_outcome(intent: dict) -> str | None:
+    """Our status for a Stripe PaymentIntent object, or None while it has no outcome yet."""
+    status = intent.get("status")
+    if status == "requires_payment_method" and intent.get("last_payment_error"):
+        return PaymentStatus.FAILED
+    return INTENT_STATUS.get(status)
+
+
+def payment_outcome_sync(*, payment: Payment) -> Payment:
+    """Ask Stripe how `payment` stands now and apply it through `payment_transition` (the webhook
+    stays the source of truth and applies the same transition; whichever comes first wins).
+
+    A payment that has ended, or a dev-mode one (it completes with `payment_dev_complete`), is
+    returned as it is. Stripe unreachable or refusing: `PaymentProviderError` (502).
+    """
+    payment = Payment.objects.get(pk=payment.pk)
+    if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.CANCELED) or payment.dev_mode:
+        return payment
+    if payment.kind == PaymentKind.CHECKOUT_SESSION:
+        if not payment.stripe_id:
+            raise Conflict("This payment has not been started with Stripe yet.", code="payment_not_started")
+        session = stripe_client.checkout_session_retrieve(session_id=payment.stripe_id)
+        return payment_apply_checkout_session(session=session) or payment
+    if not payment.payment_intent_id:
+        raise Conflict("This payment has not been started with Stripe yet.", code="payment_not_started")
+    intent = stripe_client.payment_intent_retrieve(payment_intent_id=payment.payment_intent_id)
+    to_status = payment_intent_outcome(intent)
+    if to_status is None:
+        return payment
+    return payment_transition(payment_id=payment.pk, to_status=to_status, payment_intent_id=intent.get("id", ""))
+
+
 def payment_dev_complete(*, payment: Payment) -> Payment:
+    """Dev payment mode: the payment succeeds through the same path as Stripe's webhook."""
     if not payment.dev_mode:
         raise Conflict("Only a dev-mode payment can be completed locally.", code="not_dev_payment")
     if not stripe_client.dev_payments_enabled():

@@ -1,4 +1,5 @@
 import pytest
+from django.core.management import call_command
 from rest_framework.test import APIClient
 
 from billing import services
@@ -8,6 +9,13 @@ from mozukai_hub.testing.fixtures import bearer_client
 from .conftest import billing_counts
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _no_free_credits(settings):
+    """Signed-in callers here spend their own balance; a test that is about the free credits of
+    the client IP (spent first) sets them itself."""
+    settings.DEFAULT_FREE_CREDITS = 0
 
 
 def anon(ip="203.0.113.5") -> APIClient:
@@ -41,16 +49,21 @@ def test_anonymous_consume_spends_free_credits_then_402_with_nothing_written(set
     assert anon("203.0.113.6").post("/api/v1/credits/consume", {"amount": 3}).json()["balance"] == 0
 
 
-def test_signed_in_caller_spends_their_own_balance_and_sees_free_ip_credits(user, auth_client, settings):
+def test_signed_in_caller_spends_the_free_ip_credits_first_then_their_own(user, auth_client, settings):
     settings.DEFAULT_FREE_CREDITS = 3
     fund(user, 5)
     response = auth_client.post("/api/v1/credits/consume", {"amount": 2, "reason": "film"})
     assert response.status_code == 200
-    assert response.json()["consumed"] == 2 and response.json()["balance"] == 3
+    assert response.json() | {"entry_id": 0} == {"consumed": 2, "balance": 5, "credits": 6, "entry_id": 0}
+    assert CreditAccount.objects.get(client_ip="127.0.0.1").balance == 1  # the free ones went first
+    response = auth_client.post("/api/v1/credits/consume", {"amount": 3, "reason": "film"})  # 1 free + 2 own
+    assert response.json()["balance"] == 3 and response.json()["credits"] == 3
     body = auth_client.get("/api/v1/credits").json()
-    assert (body["authenticated"], body["balance"], body["free_credits"], body["credits"]) == (True, 3, 3, 6)
+    assert (body["authenticated"], body["balance"], body["free_credits"], body["credits"]) == (True, 3, 0, 3)
     assert [(line["kind"], line["amount"]) for line in body["recent"]] == [("consume", -2), ("grant", 5)]
-    assert CreditAccount.objects.get(client_ip="127.0.0.1").balance == 3  # the free ones untouched
+    assert CreditAccount.objects.get(client_ip="127.0.0.1").balance == 0
+    assert auth_client.post("/api/v1/credits/consume", {"amount": 4}).status_code == 402
+    call_command("billing_check_ledger")
 
 
 @pytest.mark.parametrize("payload", [{"amount": 0}, {"amount": -1}, {"amount": "two"}, {"amount": 1001},
@@ -142,8 +155,8 @@ def test_checkout_status_of_another_users_session_is_404(user, other_user, dev_p
     assert bearer_client(user).get(f"/api/v1/credits/checkout/{payment.stripe_id}").json()["status"] == "pending"
 
 
-def test_quote_and_packs(settings):
-    settings.CREDIT_PRICES = {"film": 5, "thumbnail": 1}
+def test_quote_and_packs(prices):
+    prices(film=5, thumbnail=1)
     assert anon().get("/api/v1/credits/quote?item=thumbnail&quantity=4").json() == {"item": "thumbnail", "quantity": 4, "credits": 4}
     assert anon().get("/api/v1/credits/quote?item=unknown").status_code == 400
     assert anon().get("/api/v1/credits/quote?item=film&quantity=x").status_code == 400

@@ -10,10 +10,10 @@ from django.test import Client
 from accounts.tokens import token_pair_issue
 from billing import services
 from billing.models import CreditAccount, CreditEntry, EntryKind, Payment, StripeEvent
+from mozukai_hub.testing.fake_stripe import deliver, event
 from mozukai_hub.testing.fixtures import bearer_client, make_user
 
-from .conftest import billing_counts, deliver
-from .stripe_server import event
+from .conftest import billing_counts
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -36,10 +36,12 @@ def pool():
         yield executor
 
 
-def test_100_concurrent_consumes_on_a_balance_of_10_spend_exactly_10_twenty_times(unthrottled):
+def test_100_concurrent_consumes_on_a_balance_of_10_spend_exactly_10_twenty_times(unthrottled, settings):
     """100 threads, released together by a barrier each round (the app's connection pool then
-    decides how many reach PostgreSQL at once, as in production)."""
+    decides how many reach PostgreSQL at once, as in production). The client IP has no free
+    credits here: every credit comes from the user's own balance."""
     assert connection.vendor == "postgresql"
+    settings.DEFAULT_FREE_CREDITS = 0
     start_together = threading.Barrier(100)
     user = make_user()
     auth = f"Bearer {token_pair_issue(user=user).access}"

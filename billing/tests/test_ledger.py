@@ -158,8 +158,8 @@ def test_adjustment_needs_staff_and_a_reason(user):
     assert balance(user) == -2
 
 
-def test_price_quote_reads_the_one_table(settings):
-    settings.CREDIT_PRICES = {"film": 5, "thumbnail": 1}
+def test_price_quote_reads_the_price_registry(prices):
+    prices(film=5, thumbnail=1)
     assert services.price_quote(item="film") == 5
     assert services.price_quote(item="thumbnail", quantity=4) == 4
     with pytest.raises(ValueError):

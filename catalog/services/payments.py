@@ -15,10 +15,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from billing import stripe_client
 from billing.models import Payment, PaymentPurpose, PaymentStatus
-from billing.payments import dev_payment_complete
-from billing.services import payment_intent_create, payment_refund, payment_transition
+from billing.services import payment_dev_complete, payment_intent_create, payment_outcome_sync, payment_refund
 from mozukai_hub.api.errors import Conflict
 
 from ..models import CancelReason, Order, OrderStatus
@@ -27,13 +25,6 @@ from .orders import order_transition
 logger = logging.getLogger(__name__)
 
 PURPOSE = PaymentPurpose.ORDER
-
-# Stripe PaymentIntent status → our Payment status (https://docs.stripe.com/payments/paymentintents/lifecycle).
-INTENT_STATUS = {
-    "succeeded": PaymentStatus.SUCCEEDED,
-    "processing": PaymentStatus.PROCESSING,
-    "canceled": PaymentStatus.CANCELED,
-}
 
 
 def order_payment_for(*, order: Order) -> Payment | None:
@@ -58,8 +49,9 @@ def order_payment_start(*, order: Order) -> Payment:
 
 
 def order_payment_confirm(*, payment: Payment) -> Payment:
-    """Re-read the outcome: from Stripe (the webhook stays the source of truth and applies the
-    same transition), or, in dev payment mode, complete the payment through the same handler."""
+    """Re-read the outcome: from Stripe through billing (the webhook stays the source of truth and
+    applies the same transition), or, in dev payment mode, complete the payment through the same
+    handler. Stripe unreachable: billing's `PaymentProviderError` (502)."""
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.REFUNDED, PaymentStatus.CANCELED):
         return payment
     if payment.dev_mode:
@@ -70,17 +62,9 @@ def order_payment_confirm(*, payment: Payment) -> Payment:
             if order.status != OrderStatus.PENDING:
                 raise Conflict(f"This order is {order.status}; there is nothing to pay.", code="order_not_payable",
                                extra={"status": order.status})
-            dev_payment_complete(payment=payment)
+            payment_dev_complete(payment=payment)
         return Payment.objects.get(pk=payment.pk)
-    if not payment.payment_intent_id:
-        raise Conflict("This payment has not been started with Stripe yet.", code="payment_not_started")
-    intent = stripe_client.payment_intent_retrieve(payment_intent_id=payment.payment_intent_id)
-    to_status = INTENT_STATUS.get(intent.get("status"))
-    if to_status is None and intent.get("status") == "requires_payment_method" and intent.get("last_payment_error"):
-        to_status = PaymentStatus.FAILED
-    if to_status is None:
-        return payment
-    return payment_transition(payment_id=payment.pk, to_status=to_status, payment_intent_id=intent.get("id", ""))
+    return payment_outcome_sync(payment=payment)
 
 
 def order_payment_refund(*, order_id: str) -> Payment | None:
