@@ -112,14 +112,15 @@ def _wait_done(job_id, timeout=60.0):
 def part_enqueue(samples: int) -> dict:
     _django()
     from pipeline import services
+    from pipeline.owners import JobOwner
 
     user = _bench_user()
     worker = _spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
     try:
-        _wait_done(services.job_create(user=user, kind="scad_render", params={"scad": "cube(1);"}).pk)  # warm-up
+        _wait_done(services.job_create(owner=JobOwner.for_user(user), kind="scad_render", params={"scad": "cube(1);"}).pk)  # warm-up
         latencies = []
         for _ in range(samples):
-            job = _wait_done(services.job_create(user=user, kind="scad_render", params={"scad": "cube(1);"}).pk)
+            job = _wait_done(services.job_create(owner=JobOwner.for_user(user), kind="scad_render", params={"scad": "cube(1);"}).pk)
             latencies.append((job.started_at - job.queued_at).total_seconds() * 1000)
             time.sleep(0.2)  # an idle worker: what one request waits for, not a backlog
     finally:
@@ -133,6 +134,8 @@ def part_socket(jobs: int) -> dict:
 
     from accounts.tokens import token_pair_issue
     from pipeline import services
+    from pipeline.owners import JobOwner
+    from pipeline.transitions import TERMINAL
 
     user = _bench_user()
     token = token_pair_issue(user=user).access
@@ -160,7 +163,7 @@ def part_socket(jobs: int) -> dict:
                     message = json.loads(await asyncio.wait_for(ws.recv(), timeout=30))
                     arrived = time.time()
                     latencies.append((arrived - datetime.fromisoformat(message["at"]).timestamp()) * 1000)
-                    if message["type"] == "status" and message["data"]["status"] in {"completed", "failed", "cancelled"}:
+                    if message["type"] == "status" and message["data"]["status"] in TERMINAL:
                         return
 
         def _job(job_id):
@@ -169,7 +172,7 @@ def part_socket(jobs: int) -> dict:
             return Job.objects.get(pk=job_id)
 
         for _ in range(jobs):
-            job = services.job_create(user=user, kind="scad_render", engine="slow_test",
+            job = services.job_create(owner=JobOwner.for_user(user), kind="scad_render", engine="slow_test",
                                       params={"scad": "cube(2);", "prompt": "12"}, start=False)
             asyncio.run(watch(job.pk, job.last_event_seq))
     finally:
@@ -181,15 +184,16 @@ def part_socket(jobs: int) -> dict:
 def part_pot(runs: int) -> dict:
     _django()
     from pipeline import services
+    from pipeline.owners import JobOwner
 
     user = _bench_user()
     worker = _spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
     times = []
     try:
-        _wait_done(services.job_create(user=user, kind="scad_render", params={"scad": "cube(1);"}).pk)  # warm-up
+        _wait_done(services.job_create(owner=JobOwner.for_user(user), kind="scad_render", params={"scad": "cube(1);"}).pk)  # warm-up
         for _ in range(runs):
             started = time.monotonic()
-            job = services.job_create(user=user, prompt="a bonsai pot 120 mm wide, 40 mm tall, with a drainage hole",
+            job = services.job_create(owner=JobOwner.for_user(user), prompt="a bonsai pot 120 mm wide, 40 mm tall, with a drainage hole",
                                       output_format="glb")
             job = _wait_done(job.pk)
             if job.status != "completed":

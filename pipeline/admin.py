@@ -4,7 +4,9 @@ from django.utils.html import format_html
 from mozukai_hub.api.errors import ApplicationError
 
 from . import services, storage
-from .models import Asset, AssetMeta, Job, JobEvent
+from .models import Asset, AssetMeta, Job, JobEvent, JobInput
+from .owners import JobOwner
+from .transitions import ENDED_EARLY
 
 
 class JobEventInline(admin.TabularInline):
@@ -14,6 +16,17 @@ class JobEventInline(admin.TabularInline):
     fields = ("seq", "type", "data", "created_at")
     readonly_fields = fields
     ordering = ("seq",)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class JobInputInline(admin.TabularInline):
+    model = JobInput
+    extra = 0
+    can_delete = False
+    fields = ("role", "asset", "asset_ref")
+    readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -32,13 +45,14 @@ class OutputInline(admin.TabularInline):
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ("id", "owner", "kind", "status", "progress", "engine", "attempts", "credit_cost", "credits_state", "created_at")
-    list_filter = ("kind", "status", "engine", "error_type")
-    search_fields = ("id", "owner__email", "prompt", "provider_job_id")
+    list_display = ("id", "owner", "visitor_ip", "kind", "status", "progress", "engine", "attempts", "credit_cost",
+                    "credits_state", "created_at")
+    list_filter = ("kind", "status", "engine", "error_type", "credits_state")
+    search_fields = ("id", "owner__email", "visitor_ip", "prompt", "provider_job_id")
     list_select_related = ("owner",)
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Job._meta.fields]
-    inlines = [OutputInline, JobEventInline]
+    inlines = [JobInputInline, OutputInline, JobEventInline]
     actions = ["cancel_jobs", "retry_jobs"]
 
     def has_add_permission(self, request):
@@ -55,12 +69,14 @@ class JobAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{job.id}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Cancelled {done} job(s).")
 
-    @admin.action(description="Retry selected failed/cancelled jobs as new jobs")
+    @admin.action(description="Retry selected failed/cancelled jobs of users as new jobs")
     def retry_jobs(self, request, queryset):
         done = 0
-        for job in queryset.filter(status__in=["failed", "cancelled"]).select_related("owner", "session"):
+        # A visitor's job is not retried here: the new job's token could not reach the visitor.
+        for job in queryset.filter(status__in=ENDED_EARLY, owner__isnull=False).select_related("owner", "session"):
             try:
-                services.job_create(user=job.owner, kind=job.kind, params=job.params, engine=job.engine, session=job.session)
+                services.job_create(owner=JobOwner(user=job.owner, client_ip=None), kind=job.kind, params=job.params,
+                                    engine=job.engine, session=job.session)
                 done += 1
             except ApplicationError as exc:
                 self.message_user(request, f"{job.id}: {exc.message}", messages.WARNING)

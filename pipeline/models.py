@@ -6,7 +6,8 @@ from django.db.models import Q
 
 from mozukai_hub.ids import uuid7
 
-from .transitions import ALL_STATUSES
+from .engines import CLIENT
+from .transitions import ALL_STATUSES, TERMINAL
 
 
 JOB_KINDS = ["thumbnail", "film", "photo_style", "text_to_3d", "scad_render", "photogrammetry"]
@@ -36,10 +37,23 @@ class Job(models.Model):
         FAILED = "failed"
         CANCELLED = "cancelled"
 
+    class CreditsState(models.TextChoices):
+        NONE = "none"  # the job costs nothing
+        HELD = "held"
+        SETTLED = "settled"
+        RELEASED = "released"
+
     # Time-ordered: a job's id is also its credit hold's key ("hold:job:<id>"), and ordered
     # keys append to the ledger's unique index instead of dirtying a random page each.
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    # A signed-in user, or (owner empty) an anonymous visitor: its address and a hash of the
+    # token it got once at creation (see pipeline.owners).
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="jobs")
+    visitor_ip = models.GenericIPAddressField(null=True, blank=True)
+    visitor_token_hash = models.CharField(max_length=64, blank=True)
+    # Seed 001's `session_id` (jobs of a design session, `GET /jobs?session_id=`). The one app
+    # link kept here because a seed names it; other apps (studio projects, chats) keep their
+    # links to jobs on their side.
     session = models.ForeignKey("chat.Session", on_delete=models.SET_NULL, null=True, blank=True, related_name="jobs")
     kind = models.CharField(max_length=32, choices=Kind.choices)
     status = models.CharField(max_length=32, choices=Status.choices, default=Status.PENDING)
@@ -54,13 +68,21 @@ class Job(models.Model):
     provider_job_id = models.CharField(max_length=200, blank=True)
     credit_cost = models.PositiveIntegerField(default=0)
     credit_reference = models.CharField(max_length=80, blank=True)
-    credits_state = models.CharField(max_length=16, blank=True, help_text="held, settled, released or empty")
+    credits_state = models.CharField(max_length=16, choices=CreditsState.choices, default=CreditsState.NONE)
+    moderation = models.JSONField(default=dict, blank=True, help_text="The moderation verdict (Verdict.as_dict())")
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_token = models.UUIDField(null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the current run must be over (claim time + the kind's time limit): an expired lease
+    # past it is a run that timed out, not a worker to replace.
+    deadline_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     queued_at = models.DateTimeField(null=True, blank=True)
+    # When the run was handed to the task broker. A queued job without it waits in the database
+    # for one of its owner's dispatched jobs to end (PIPELINE_MAX_DISPATCHED_PER_OWNER at a time),
+    # so one owner's many jobs cannot stand in front of everyone else's in the broker.
+    dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     last_event_seq = models.PositiveIntegerField(default=0)
@@ -70,11 +92,22 @@ class Job(models.Model):
         indexes = [
             models.Index(fields=["owner", "-created_at"]),
             models.Index(fields=["status", "lease_expires_at"]),
+            # Admission and dispatch count an owner's unfinished and recent jobs (pipeline.services.jobs).
+            models.Index(fields=["owner", "status"], name="pipeline_job_owner_status"),
+            models.Index(fields=["visitor_ip", "status"], name="pipeline_job_visitor_status"),
+            models.Index(fields=["visitor_ip", "-created_at"], name="pipeline_job_visitor_created"),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=ALL_STATUSES), name="pipeline_job_status_valid"),
             models.CheckConstraint(condition=Q(kind__in=JOB_KINDS), name="pipeline_job_kind_valid"),
             models.CheckConstraint(condition=Q(progress__lte=100), name="pipeline_job_progress_le_100"),
+            models.CheckConstraint(condition=Q(credits_state__in=["none", "held", "settled", "released"]),
+                                   name="pipeline_job_credits_state_valid"),
+            models.CheckConstraint(
+                condition=(Q(owner__isnull=False, visitor_ip__isnull=True, visitor_token_hash="")
+                           | Q(owner__isnull=True, visitor_ip__isnull=False) & ~Q(visitor_token_hash="")),
+                name="pipeline_job_one_kind_of_owner",
+            ),
         ]
 
     def __str__(self):
@@ -82,7 +115,12 @@ class Job(models.Model):
 
     @property
     def is_terminal(self) -> bool:
-        return self.status in {"completed", "failed", "cancelled"}
+        return self.status in TERMINAL
+
+    @property
+    def client_worked(self) -> bool:
+        """The owner runs this job and reports its status; the server runs nothing."""
+        return self.engine == CLIENT
 
 
 class JobEvent(models.Model):
@@ -113,7 +151,8 @@ class JobEvent(models.Model):
 
 def asset_upload_to(instance, filename):
     # Generated names only: nothing of the client's file name reaches the storage path.
-    return f"assets/{instance.owner_id}/{uuid.uuid4().hex}.{instance.asset_type}"
+    folder = instance.owner_id or f"visitor-jobs/{instance.job_id}"
+    return f"assets/{folder}/{uuid.uuid4().hex}.{instance.asset_type}"
 
 
 class Asset(models.Model):
@@ -140,7 +179,8 @@ class Asset(models.Model):
         PHOTO = "photo"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assets")
+    # Empty only for a file of an anonymous visitor's job: readable with that job's token.
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="assets")
     job = models.ForeignKey(Job, on_delete=models.CASCADE, null=True, blank=True, related_name="assets")
     asset_type = models.CharField(max_length=16, choices=Type.choices)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.OUTPUT)
@@ -159,10 +199,29 @@ class Asset(models.Model):
         indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["job", "asset_type"])]
         constraints = [
             models.CheckConstraint(condition=~Q(file="") | ~Q(uri=""), name="pipeline_asset_has_file_or_uri"),
+            models.CheckConstraint(condition=Q(owner__isnull=False) | Q(job__isnull=False), name="pipeline_asset_owned"),
         ]
 
     def __str__(self):
         return f"{self.asset_type} {self.id}"
+
+
+class JobInput(models.Model):
+    """An asset a job reads (selfie, reference, photos), checked against the job's owner when the
+    job is created and again when its run starts. A deleted asset leaves the row with no asset,
+    so the run can say what went missing."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="inputs")
+    asset = models.ForeignKey(Asset, on_delete=models.SET_NULL, null=True, blank=True, related_name="job_inputs")
+    asset_ref = models.UUIDField(help_text="The asset's id, kept when the asset is deleted")
+    role = models.CharField(max_length=16, choices=Asset.Role.choices)
+
+    class Meta:
+        ordering = ["job", "id"]
+        constraints = [models.UniqueConstraint(fields=["job", "asset_ref"], name="pipeline_jobinput_job_asset_unique")]
+
+    def __str__(self):
+        return f"{self.role} {self.asset_ref} of {self.job_id}"
 
 
 class AssetMeta(models.Model):

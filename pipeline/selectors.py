@@ -1,11 +1,17 @@
-"""Reads with ownership: another user's object is indistinguishable from a missing one."""
+"""Reads with ownership: another user's object is indistinguishable from a missing one.
+
+An anonymous visitor's job (owner empty) is read only with its token (`job_get_for_visitor`);
+its files likewise. It never appears in a user's lists.
+"""
 
 from uuid import UUID
 
 from django.db.models import Prefetch, QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from .models import Asset, AssetMeta, Job, JobEvent
+from .owners import JobOwner, visitor_token_matches
 
 OUTPUTS = Prefetch("assets", queryset=Asset.objects.order_by("-is_primary", "asset_type"), to_attr="asset_list")
 
@@ -32,6 +38,14 @@ def job_get_for_user(*, user, job_id: UUID) -> Job:
     return get_object_or_404(Job.objects.prefetch_related(OUTPUTS), id=job_id, owner=user)
 
 
+def job_get_for_visitor(*, job_id: UUID, token: str) -> Job:
+    """The anonymous visitor's job, for the holder of its token; anything else is a 404."""
+    job = Job.objects.prefetch_related(OUTPUTS).filter(id=job_id, owner__isnull=True).first()
+    if job is None or not visitor_token_matches(token, job.visitor_token_hash):
+        raise Http404("No such job.")
+    return job
+
+
 def job_events_after(*, job: Job, after: int = 0, limit: int = 500) -> list[JobEvent]:
     return list(JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")[:limit])
 
@@ -53,6 +67,31 @@ def asset_list(*, user, job_id: UUID | None = None) -> QuerySet[Asset]:
 
 def asset_get_for_user(*, user, asset_id: UUID) -> Asset:
     return get_object_or_404(Asset, id=asset_id, owner=user)
+
+
+def asset_list_for_visitor(*, job_id: UUID, token: str) -> QuerySet[Asset]:
+    """The files of an anonymous visitor's job (outputs and what was uploaded with it)."""
+    job = job_get_for_visitor(job_id=job_id, token=token)
+    return Asset.objects.filter(job=job, owner__isnull=True).order_by("-is_primary", "-created_at")
+
+
+def asset_get_for_visitor(*, asset_id: UUID, job_id: UUID, token: str) -> Asset:
+    return get_object_or_404(asset_list_for_visitor(job_id=job_id, token=token), id=asset_id)
+
+
+def assets_for_owner(*, owner: JobOwner, asset_ids: list[UUID]) -> QuerySet[Asset]:
+    """The access gate for a new job's inputs: a user's own assets. A visitor owns no asset
+    before its job exists (its files belong to its job), so it can name none."""
+    if owner.is_visitor:
+        return Asset.objects.none()
+    return Asset.objects.filter(id__in=asset_ids, owner=owner.user)
+
+
+def asset_may_be_read_by_job(*, asset: Asset, job: Job) -> bool:
+    """The same gate when the run starts: still the job owner's (a visitor's: still its job's)."""
+    if job.owner_id is not None:
+        return asset.owner_id == job.owner_id
+    return asset.owner_id is None and asset.job_id == job.pk
 
 
 def asset_meta_list(*, user, asset_id: UUID | None = None) -> QuerySet[AssetMeta]:

@@ -7,6 +7,7 @@ from mozukai_hub.api.errors import Conflict
 
 from . import services
 from .engines import EngineError, engine_get
+from .models import Job
 from .runner import JobContext
 
 logger = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def job_run(job_id: str) -> str:
         return "failed"
     with JobContext(job, lease_token) as ctx:
         try:
+            services.job_inputs_check(job=job)  # deleted or given away since the job was created
             services.asset_outputs_discard(job=job)  # a rerun starts from a clean slate
             result = engine.run(ctx)
             ctx.checkpoint()
@@ -44,7 +46,7 @@ def job_run(job_id: str) -> str:
 
 def _fail(job_id, lease_token, error: str, error_type: str) -> None:
     try:
-        services.job_transition(job_id=job_id, to="failed", error=error, error_type=error_type, lease_token=lease_token)
+        services.job_transition(job_id=job_id, to=Job.Status.FAILED, error=error, error_type=error_type, lease_token=lease_token)
     except (services.JobAborted, Conflict):
         pass  # cancelled or taken over meanwhile: whoever ended it settled the credits
 

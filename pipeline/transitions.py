@@ -3,6 +3,11 @@
 pending → validating → queued → processing → generating_images → generating_video →
 generating_audio → composing → completed; any non-terminal status → failed or cancelled.
 Each kind walks the subset it needs, so from `processing` on a job may skip forward stages.
+
+Who may move a job: the worker running it (the services), and its owner through the API. What
+the owner may ask for is `client_transitions`, read by PATCH …/status, POST …/complete and
+`valid-transitions` alike: a job whose worker is the client (engine `client`) may be walked
+through the whole table; a job a server engine runs may only be cancelled.
 """
 
 STATUS_ORDER = [
@@ -16,13 +21,11 @@ STATUS_ORDER = [
     "composing",
     "completed",
 ]
-TERMINAL = frozenset({"completed", "failed", "cancelled"})
-ALL_STATUSES = [*STATUS_ORDER, "failed", "cancelled"]
+ENDED_EARLY = ["failed", "cancelled"]
+TERMINAL = frozenset({STATUS_ORDER[-1], *ENDED_EARLY})
+ALL_STATUSES = [*STATUS_ORDER, *ENDED_EARLY]
 # Statuses in which a worker holds the job (a lease applies).
 WORKING = frozenset(STATUS_ORDER[STATUS_ORDER.index("processing") : -1])
-# What a client may ask for with PATCH …/status (seed 001: running, then completed or failed; or
-# cancel). `validating` and `queued` are reached only through `job_start`, which moderates first.
-CLIENT_TARGETS = frozenset({"processing", "completed", "failed", "cancelled"})
 # Accepted spellings from clients (seed 001 says "running").
 ALIASES = {"running": "processing", "canceled": "cancelled", "done": "completed", "succeeded": "completed"}
 
@@ -35,7 +38,7 @@ def _forward(status: str) -> list[str]:
 
 
 TRANSITIONS: dict[str, list[str]] = {
-    status: ([] if status in TERMINAL else [*_forward(status), "failed", "cancelled"]) for status in ALL_STATUSES
+    status: ([] if status in TERMINAL else [*_forward(status), *ENDED_EARLY]) for status in ALL_STATUSES
 }
 
 
@@ -48,6 +51,13 @@ def normalize_status(value: str) -> str | None:
 
 def can_transition(current: str, target: str) -> bool:
     return target in TRANSITIONS.get(current, [])
+
+
+def client_transitions(status: str, *, client_worked: bool) -> list[str]:
+    """What the job's owner may set now: the table for a client-worked job, else only `cancelled`."""
+    if status in TERMINAL:
+        return []
+    return list(TRANSITIONS[status]) if client_worked else ["cancelled"]
 
 
 def stage_index(status: str) -> int:

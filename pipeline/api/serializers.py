@@ -3,11 +3,12 @@ from rest_framework import serializers
 from mozukai_hub.api.serializers import StrictSerializer
 
 from ..models import Asset, AssetMeta, Job, JobEvent
-from ..transitions import TRANSITIONS
+from ..services.jobs import job_queue_positions
+from ..transitions import client_transitions
 
 
 class AssetSerializer(serializers.ModelSerializer):
-    user_id = serializers.UUIDField(source="owner_id", read_only=True)
+    user_id = serializers.UUIDField(source="owner_id", read_only=True, allow_null=True)
     job_id = serializers.UUIDField(read_only=True)
     stored = serializers.SerializerMethodField()
 
@@ -26,19 +27,35 @@ class JobAssetSerializer(serializers.ModelSerializer):
         fields = ["id", "asset_type", "is_primary", "size", "content_type"]
 
 
+class JobListSerializer(serializers.ListSerializer):
+    """Queue positions of a whole page in one query (`services.job_queue_positions`)."""
+
+    def to_representation(self, data):
+        jobs = list(data.all() if hasattr(data, "all") else data)
+        self.child.context["queue_positions"] = job_queue_positions(jobs=jobs)
+        return super().to_representation(jobs)
+
+
 class JobSerializer(serializers.ModelSerializer):
-    user_id = serializers.UUIDField(source="owner_id", read_only=True)
-    session_id = serializers.UUIDField(read_only=True)
+    user_id = serializers.UUIDField(source="owner_id", read_only=True, allow_null=True)
+    session_id = serializers.UUIDField(read_only=True, allow_null=True)
     output_format = serializers.SerializerMethodField()
     assets = serializers.SerializerMethodField()
-    valid_transitions = serializers.SerializerMethodField()
+    cost_credits = serializers.IntegerField(source="credit_cost", read_only=True,
+                                            help_text="Credits the job costs (seed 000's name; same as credit_cost)")
+    valid_transitions = serializers.SerializerMethodField(
+        help_text="The statuses you may set now with PATCH …/status (what `valid-transitions` answers)")
+    queue_position = serializers.SerializerMethodField(
+        help_text="While queued: how many of your jobs will start before this one (0: it is your next); "
+                  "null otherwise. Your jobs run at most PIPELINE_MAX_DISPATCHED_PER_OWNER at a time.")
 
     class Meta:
         model = Job
+        list_serializer_class = JobListSerializer
         fields = ["id", "user_id", "session_id", "kind", "status", "stage", "progress", "prompt", "output_format",
-                  "params", "result", "error", "error_type", "engine", "provider_job_id", "credit_cost", "attempts",
-                  "assets", "valid_transitions", "last_event_seq", "created_at", "updated_at", "queued_at",
-                  "started_at", "finished_at"]
+                  "params", "result", "error", "error_type", "engine", "provider_job_id", "credit_cost", "cost_credits",
+                  "attempts", "assets", "valid_transitions", "queue_position", "last_event_seq", "created_at",
+                  "updated_at", "queued_at", "started_at", "finished_at"]
 
     def get_output_format(self, job) -> str | None:
         return job.params.get("output_format")
@@ -50,7 +67,13 @@ class JobSerializer(serializers.ModelSerializer):
         return JobAssetSerializer(assets, many=True).data
 
     def get_valid_transitions(self, job) -> list[str]:
-        return TRANSITIONS[job.status]
+        return client_transitions(job.status, client_worked=job.client_worked)
+
+    def get_queue_position(self, job) -> int | None:
+        positions = self.context.get("queue_positions")
+        if positions is None:
+            positions = job_queue_positions(jobs=[job])
+        return positions.get(job.pk)
 
 
 class JobCreateSerializer(StrictSerializer):
@@ -59,7 +82,8 @@ class JobCreateSerializer(StrictSerializer):
     output_format = serializers.CharField(required=False, max_length=8)
     kind = serializers.CharField(required=False, max_length=32)
     params = serializers.JSONField(required=False)
-    engine = serializers.CharField(required=False, max_length=32)
+    engine = serializers.CharField(required=False, max_length=32,
+                                   help_text="Server engine of the kind, or `client`: you run the job and report its status")
     model = serializers.CharField(required=False, max_length=32, help_text="Alias of engine")
     model_pref = serializers.CharField(required=False, max_length=32, help_text="Alias of engine")
     start = serializers.BooleanField(required=False, default=True)

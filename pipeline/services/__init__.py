@@ -14,9 +14,11 @@ from .jobs import (  # noqa: F401
     JobAborted,
     job_cancel,
     job_claim,
+    job_complete_by_client,
     job_create,
     job_event_append,
     job_finish,
+    job_inputs_check,
     job_lease_renew,
     job_progress,
     job_provider_job_set,
@@ -25,4 +27,5 @@ from .jobs import (  # noqa: F401
     job_status_set_by_client,
     job_start,
     job_transition,
+    job_transitions_for_client,
 )

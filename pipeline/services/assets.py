@@ -1,4 +1,4 @@
-"""Assets: outputs written by engines, uploads (sniffed), external records, metadata."""
+"""Assets: outputs written by engines, uploads (parsed and rewritten), external records, metadata."""
 
 import hashlib
 from pathlib import Path
@@ -7,11 +7,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 
 from mozukai_hub.api.errors import ApplicationError
 
 from ..models import Asset, AssetMeta, Job
-from ..sniff import Rejected, sniff
+from ..sniff import Rejected
+from ..uploads import upload_clean
 
 META_FIELDS = ("part_name", "component_of", "position_json", "image_paths_json", "material_json", "is_composite_of", "used_for_json")
 
@@ -67,19 +69,22 @@ def asset_record(*, user, job: Job | None, asset_type: str, uri: str, size: int 
 
 
 def asset_upload(*, user, upload, role: str = Asset.Role.UPLOAD, job: Job | None = None) -> Asset:
-    """Store an uploaded file after checking its size and real content; nothing stored on refusal."""
+    """Store an uploaded file after checking its size and parsing it in full; nothing stored on refusal.
+
+    What is stored is the parser's re-encoding of the upload (pipeline.uploads), never its bytes.
+    """
     if upload.size > settings.PIPELINE_UPLOAD_MAX_BYTES:
         raise ApplicationError(
             f"File is larger than {settings.PIPELINE_UPLOAD_MAX_BYTES} bytes.", code="file_too_large", status_code=413,
         )
     try:
-        found = sniff(upload, upload.size)
+        with upload_clean(upload, size=upload.size) as clean, clean.path.open("rb") as handle:
+            asset = Asset(owner=user, job=job, asset_type=clean.asset_type, role=role, size=clean.size,
+                          content_type=clean.content_type, checksum=_sha256(handle), width=clean.width,
+                          height=clean.height)
+            asset.file.save(f"upload.{clean.asset_type}", File(handle), save=False)
     except Rejected as exc:
         raise ValidationError({"file": [str(exc)]})
-    checksum = _sha256(upload)
-    asset = Asset(owner=user, job=job, asset_type=found.asset_type, role=role, size=upload.size,
-                  content_type=found.content_type, checksum=checksum, width=found.width, height=found.height)
-    asset.file.save(f"upload.{found.asset_type}", File(upload), save=False)
     try:
         asset.save()
     except Exception:
@@ -93,6 +98,17 @@ def asset_delete(*, asset: Asset) -> None:
         name = asset.file.name
         asset.delete()
         _delete_file_on_commit(name)
+
+
+def assets_delete_for_user(*, user) -> int:
+    """Account deletion: the user's uploads and the outputs of the user's jobs, rows now and
+    files once the caller's transaction commits (a rollback keeps both). Returns how many."""
+    with transaction.atomic():
+        stale = list(Asset.objects.filter(Q(owner=user) | Q(job__owner=user)).values_list("pk", "file"))
+        Asset.objects.filter(pk__in=[pk for pk, _ in stale]).delete()
+        for _, name in stale:
+            _delete_file_on_commit(name)
+    return len(stale)
 
 
 def asset_meta_create(*, asset: Asset, data: dict) -> AssetMeta:

@@ -1,10 +1,11 @@
-import io
 import uuid
 
 import pytest
-from PIL import Image
 
-from billing.services import credit_account_for, credits_grant
+from billing.services import credit_account_for, credits_grant, credits_spendable
+
+# REMOTE_ADDR of Django's test Client and DRF's APIClient, and the peer address a local daphne sees.
+TEST_CLIENT_IP = "127.0.0.1"
 
 
 def grant(user, amount: int = 10) -> None:
@@ -12,7 +13,18 @@ def grant(user, amount: int = 10) -> None:
 
 
 def balance(user) -> int:
+    """The user's own credits (not the client IP's free ones)."""
     return credit_account_for(user=user).balance
+
+
+def free_credits() -> int:
+    """The free credits left for the test clients' address (granted on first sight)."""
+    return credit_account_for(client_ip=TEST_CLIENT_IP).balance
+
+
+def spendable(user) -> int:
+    """What `user` can spend from the test clients' address: its free credits first, then its own."""
+    return credits_spendable(user=user, client_ip=TEST_CLIENT_IP)
 
 
 @pytest.fixture(autouse=True)
@@ -24,9 +36,3 @@ def _private_media(settings, tmp_path):
 def funded_user(user):
     grant(user, 10)
     return user
-
-
-def png_bytes(size=(8, 6), color=(30, 120, 60)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format="PNG")
-    return buffer.getvalue()

@@ -12,6 +12,7 @@ from django.utils import timezone
 from mozukai_hub.api.errors import Conflict
 from pipeline import services
 from pipeline.models import Job
+from pipeline.owners import JobOwner
 
 from .conftest import balance
 
@@ -41,7 +42,7 @@ def _race(*calls):
 
 def test_cancel_and_complete_race_one_wins(funded_user):
     for _ in range(5):
-        job = services.job_create(user=funded_user, prompt="a bonsai pot")
+        job = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot")
         services.job_transition(job_id=job.pk, to="processing")
         results = _race(
             lambda: services.job_transition(job_id=job.pk, to="completed"),
@@ -56,14 +57,14 @@ def test_cancel_and_complete_race_one_wins(funded_user):
 
 
 def test_two_workers_claim_once(funded_user):
-    job = services.job_create(user=funded_user, prompt="a bonsai pot")
+    job = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot")
     results = _race(*[lambda: services.job_claim(job_id=job.pk, lease_token=uuid.uuid4()) for _ in range(4)])
     assert sum(isinstance(r, Job) for r in results) == 1 and results.count(None) == 3
     assert Job.objects.get(pk=job.pk).attempts == 1
 
 
 def test_reaper_retries_then_fails_once(funded_user, settings):
-    job = services.job_create(user=funded_user, prompt="a bonsai pot")
+    job = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot")
     assert services.job_claim(job_id=job.pk, lease_token=uuid.uuid4())
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     assert services.job_reap_expired()["retried"] == [str(job.pk)]
@@ -75,11 +76,11 @@ def test_reaper_retries_then_fails_once(funded_user, settings):
 
 
 def test_reaper_requeues_lost_queue_messages_and_fails_stuck_validation(funded_user, settings):
-    queued = services.job_create(user=funded_user, prompt="a bonsai pot")
-    stuck = services.job_create(user=funded_user, prompt="a bonsai pot", start=False)
+    queued = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot")
+    stuck = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot", start=False)
     services.job_transition(job_id=stuck.pk, to="validating")
     old = timezone.now() - timedelta(seconds=10 * settings.PIPELINE_LEASE_SECONDS)
-    Job.objects.filter(pk=queued.pk).update(queued_at=old)
+    Job.objects.filter(pk=queued.pk).update(queued_at=old, dispatched_at=old)  # handed to the broker long ago
     Job.objects.filter(pk=stuck.pk).update(updated_at=old)
     outcome = services.job_reap_expired()
     assert outcome == {"retried": [str(queued.pk)], "failed": [str(stuck.pk)]}
@@ -95,28 +96,30 @@ def test_reaper_is_scheduled_every_minute():
     assert schedule.schedule_type == Schedule.MINUTES and schedule.minutes == 1 and schedule.repeats == -1
 
 
-def test_job_set_running_by_a_client_gets_a_lease_the_reaper_handles(auth_client, funded_user, settings):
-    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot"}, format="json").json()["id"]
+def test_client_job_left_silent_is_failed_as_abandoned_and_never_run_by_a_worker(auth_client, funded_user, settings):
+    from pipeline.queue import shared_broker
+
+    settings.PIPELINE_TIME_LIMITS = {**settings.PIPELINE_TIME_LIMITS, "text_to_3d": 120}
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot", "engine": "client"}, format="json").json()["id"]
+    queued_before = shared_broker().queue_size()
     before = timezone.now()
     assert auth_client.patch(f"/api/v1/jobs/{job_id}/status", {"status": "running"}, format="json").status_code == 200
     job = Job.objects.get(pk=job_id)
     assert job.status == "processing" and job.lease_token is None
-    assert job.lease_expires_at is not None
-    assert before + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS - 5) < job.lease_expires_at
-    assert job.lease_expires_at <= timezone.now() + timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    # Nobody renews a client's lease: it lasts the kind's time limit.
+    assert before + timedelta(seconds=115) < job.lease_expires_at <= timezone.now() + timedelta(seconds=120)
+    assert services.job_claim(job_id=job_id, lease_token=uuid.uuid4()) is None  # no worker takes it
 
     Job.objects.filter(pk=job_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    assert services.job_reap_expired()["retried"] == [job_id]
-    Job.objects.filter(pk=job_id).update(attempts=settings.PIPELINE_MAX_ATTEMPTS)
-    assert services.job_reap_expired()["failed"] == [job_id]
+    assert services.job_reap_expired() == {"retried": [], "failed": [job_id]}
     job.refresh_from_db()
-    assert job.status == "failed" and job.error_type == "worker_lost" and job.credits_state == "released"
-    assert balance(funded_user) == 10
+    assert job.status == "failed" and job.error_type == "abandoned" and job.credits_state == "none"
+    assert shared_broker().queue_size() == queued_before  # never enqueued
 
 
 def test_reaper_fails_long_pending_jobs_as_abandoned_once(funded_user, settings):
-    old = services.job_create(user=funded_user, prompt="a bonsai pot", start=False)
-    fresh = services.job_create(user=funded_user, prompt="a bonsai pot", start=False)
+    old = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot", start=False)
+    fresh = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot", start=False)
     assert balance(funded_user) == 8
     Job.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(hours=25))
     assert services.job_reap_expired() == {"retried": [], "failed": [str(old.pk)]}
@@ -135,7 +138,7 @@ def test_reaper_fails_long_pending_jobs_as_abandoned_once(funded_user, settings)
 
 def test_reaper_does_not_fail_a_job_whose_lease_was_renewed_meanwhile(funded_user, settings):
     """The reaper reads an expired lease, then waits for the row lock while the worker renews it."""
-    job = services.job_create(user=funded_user, prompt="a bonsai pot")
+    job = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot")
     token = uuid.uuid4()
     assert services.job_claim(job_id=job.pk, lease_token=token)
     Job.objects.filter(pk=job.pk).update(

@@ -4,7 +4,7 @@ from chat.models import Session
 from mozukai_hub.testing.fixtures import bearer_client, make_user
 from pipeline.models import Job, JobEvent
 
-from .conftest import balance, grant
+from .conftest import balance, free_credits, grant, spendable
 
 
 @pytest.mark.django_db
@@ -40,20 +40,26 @@ def test_create_seed_shape_with_session(auth_client, funded_user):
         ({}, "validation_error"),
     ],
 )
-def test_bad_input_is_400_and_stores_nothing(auth_client, funded_user, payload, code):
+def test_bad_input_is_400_and_stores_nothing(auth_client, funded_user, settings, payload, code):
     response = auth_client.post("/api/v1/jobs", payload, format="json")
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == code
     assert Job.objects.count() == 0 and JobEvent.objects.count() == 0
-    assert balance(funded_user) == 10
+    assert (balance(funded_user), free_credits()) == (10, settings.DEFAULT_FREE_CREDITS)  # neither pool touched
 
 
 @pytest.mark.django_db
-def test_not_enough_credits_is_402_and_no_job(auth_client, user):
+def test_not_enough_credits_is_402_and_no_job(auth_client, user, settings):
+    # A signed-in user spends the client IP's free credits first: with none granted and no own
+    # credits, this caller truly has nothing to spend.
+    settings.DEFAULT_FREE_CREDITS = 0
+    assert spendable(user) == 0
     response = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot 120 mm wide"}, format="json")
     assert response.status_code == 402
     assert response.json()["error"]["code"] == "insufficient_credits"
+    assert "1 needed, 0 available" in response.json()["error"]["message"]
     assert Job.objects.count() == 0 and JobEvent.objects.count() == 0
+    assert (spendable(user), balance(user), free_credits()) == (0, 0, 0)
 
 
 @pytest.mark.django_db
@@ -63,11 +69,11 @@ def test_free_kind_needs_no_credits(auth_client, user):
 
 
 @pytest.mark.django_db
-def test_other_users_session_is_404(auth_client, funded_user, other_user):
+def test_other_users_session_is_404(auth_client, funded_user, other_user, settings):
     session = Session.objects.create(owner=other_user, name="theirs")
     response = auth_client.post("/api/v1/jobs", {"session_id": str(session.id), "prompt": "a pot"}, format="json")
     assert response.status_code == 404
-    assert Job.objects.count() == 0 and balance(funded_user) == 10
+    assert Job.objects.count() == 0 and (balance(funded_user), free_credits()) == (10, settings.DEFAULT_FREE_CREDITS)
 
 
 @pytest.mark.django_db
@@ -78,7 +84,8 @@ def test_anonymous_cannot_create_or_list(api_client):
 
 
 @pytest.mark.django_db
-def test_list_query_count_is_bounded(django_assert_max_num_queries):
+def test_list_query_count_is_bounded(django_assert_max_num_queries, settings):
+    settings.PIPELINE_MAX_JOBS_IN_FLIGHT = 15  # 15 queued jobs of one owner (the admission cap is 5)
     owner = make_user()
     grant(owner, 100)
     client = bearer_client(owner)
@@ -178,5 +185,5 @@ def test_channel_layer_down_still_answers_and_enqueues(auth_client, funded_user,
     assert shared_broker().queue_size() == queued_before + 1
     cancelled = auth_client.post(f"/api/v1/jobs/{response.json()['id']}/cancel")
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
-    assert balance(funded_user) == 10
+    assert (balance(funded_user), free_credits()) == (10, settings.DEFAULT_FREE_CREDITS)  # the hold went back
     assert any("on_commit" in r.getMessage() and r.exc_info for r in caplog.records)  # logged, not swallowed

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from pipeline import services
 from pipeline.models import Job
+from pipeline.owners import JobOwner
 from pipeline.runner import LeaseKeeper
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +37,7 @@ def database_refuses_job_updates():
 
 
 def _claimed(user):
-    job = services.job_create(user=user, prompt="a bonsai pot")
+    job = services.job_create(owner=JobOwner.for_user(user), prompt="a bonsai pot")
     token = uuid.uuid4()
     assert services.job_claim(job_id=job.pk, lease_token=token)
     return job, token

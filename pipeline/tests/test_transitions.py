@@ -3,7 +3,7 @@ import pytest
 from pipeline.models import Job, JobEvent
 from pipeline.transitions import TRANSITIONS, can_transition, normalize_status
 
-from .conftest import balance
+from .conftest import balance, free_credits, spendable
 
 
 def test_table_walks_forward_and_ends_anywhere():
@@ -20,12 +20,14 @@ def test_table_walks_forward_and_ends_anywhere():
 
 
 @pytest.mark.django_db
-def test_seed_flow_patch_running_then_complete_settles(auth_client, funded_user):
-    created = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot 120 mm wide", "output_format": "glb"}, format="json")
+def test_seed_flow_patch_running_then_complete_on_a_client_job(auth_client, funded_user):
+    """Seed 001's flow: a job the client works (engine `client`) is walked by its owner."""
+    created = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot 120 mm wide", "output_format": "glb",
+                                                "engine": "client"}, format="json")
     assert created.status_code == 201, created.content
     job_id = created.json()["id"]
-    assert created.json()["status"] == "queued"
-    assert balance(funded_user) == 9  # held
+    assert created.json()["status"] == "queued" and created.json()["engine"] == "client"
+    assert created.json()["cost_credits"] == 0 and balance(funded_user) == 10  # the server computes nothing
 
     running = auth_client.patch(f"/api/v1/jobs/{job_id}", {"status": "running"}, format="json")
     assert running.status_code == 200 and running.json()["status"] == "processing"
@@ -38,10 +40,9 @@ def test_seed_flow_patch_running_then_complete_settles(auth_client, funded_user)
 
     done = auth_client.post(f"/api/v1/jobs/{job_id}/complete?success=true")
     assert done.status_code == 200 and done.json()["status"] == "completed"
-    assert done.json()["progress"] == 100
-    assert balance(funded_user) == 9  # settled, not returned
+    assert done.json()["progress"] == 100 and done.json()["valid_transitions"] == []
     job = Job.objects.get(pk=job_id)
-    assert job.credits_state == "settled" and job.finished_at
+    assert job.credits_state == "none" and job.finished_at
 
     # Terminal: nothing moves any more, and nothing is written.
     events = JobEvent.objects.filter(job=job).count()
@@ -58,19 +59,22 @@ def test_seed_flow_patch_running_then_complete_settles(auth_client, funded_user)
 
 
 @pytest.mark.django_db
-def test_cancel_releases_hold_once(auth_client, funded_user):
+def test_cancel_releases_hold_once(auth_client, funded_user, settings):
+    # Both pools: the client IP's free credits (spent first) and the user's own 10.
+    settings.DEFAULT_FREE_CREDITS = 3
+    assert (spendable(funded_user), free_credits(), balance(funded_user)) == (13, 3, 10)
     job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot"}, format="json").json()["id"]
-    assert balance(funded_user) == 9
+    assert (spendable(funded_user), free_credits(), balance(funded_user)) == (12, 2, 10)  # held from the free pool
     response = auth_client.post(f"/api/v1/jobs/{job_id}/cancel")
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
-    assert balance(funded_user) == 10
+    assert (spendable(funded_user), free_credits(), balance(funded_user)) == (13, 3, 10)  # back where it came from
     assert auth_client.post(f"/api/v1/jobs/{job_id}/cancel").status_code == 409
-    assert balance(funded_user) == 10
+    assert (spendable(funded_user), free_credits(), balance(funded_user)) == (13, 3, 10)
 
 
 @pytest.mark.django_db
-def test_complete_failure_releases(auth_client, funded_user):
-    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot"}, format="json").json()["id"]
+def test_complete_failure_of_a_client_job(auth_client, funded_user):
+    job_id = auth_client.post("/api/v1/jobs", {"prompt": "a bonsai pot", "engine": "client"}, format="json").json()["id"]
     auth_client.patch(f"/api/v1/jobs/{job_id}/status", {"status": "running"}, format="json")
     failed = auth_client.post(f"/api/v1/jobs/{job_id}/complete?success=false")
     assert failed.json()["status"] == "failed" and failed.json()["error_type"] == "client"
@@ -84,7 +88,7 @@ def test_transitions_not_in_table_are_refused(auth_client, funded_user):
     for target in ("completed", "processing", "composing"):
         response = auth_client.patch(f"/api/v1/jobs/{job_id}/status", {"status": target}, format="json")
         assert response.status_code == 409, target
-        assert response.json()["error"]["valid_transitions"] == TRANSITIONS["pending"]
+        assert response.json()["error"]["valid_transitions"] == ["cancelled"]  # a server engine runs it
     bad = auth_client.patch(f"/api/v1/jobs/{job_id}/status", {"status": "exploded"}, format="json")
     assert bad.status_code == 400
     assert auth_client.post(f"/api/v1/jobs/{job_id}/complete?success=maybe").status_code == 400

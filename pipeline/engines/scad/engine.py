@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 
 from mozukai_hub.api.errors import ApplicationError
 
-from .. import EngineError, register
+from .. import BaseEngine, EngineError, register
 from .render import openscad_render, scad_source_check, stl_to_glb
 from .requirements import SUPPORTED, requirements_from_prompt
 from .templates import model_from_requirements
@@ -24,9 +24,7 @@ def render_outputs(ctx, *, scad: str, output_format: str) -> dict:
     scad_path.write_text(scad)
     outputs = [ctx.output(path=scad_path, asset_type="scad", content_type="text/plain")]
     ctx.progress(30, "openscad", "Rendering with OpenSCAD")
-    log = openscad_render(scad_path=scad_path, stl_path=stl_path, while_waiting=ctx.checkpoint)
-    if log.strip():
-        ctx.log(log.strip()[-1500:])
+    openscad_render(scad_path=scad_path, stl_path=stl_path, run=ctx.run_program)  # its output goes to the job's log
     ctx.progress(70, "mesh", "Converting STL to GLB")
     facts = stl_to_glb(stl_path=stl_path, glb_path=glb_path)
     ctx.checkpoint()
@@ -36,13 +34,24 @@ def render_outputs(ctx, *, scad: str, output_format: str) -> dict:
     return {"mesh": facts, "outputs": outputs, "output_format": output_format}
 
 
-class TextTo3DLocal:
+def model_summary(model) -> str:
+    """The model in words for the customer's job log, e.g. "Bonsai pot: 120 × 120 × 40 mm, 1 drainage hole of 12 mm"."""
+    size = " × ".join(f"{round(v, 1):g}" for v in model.bbox_mm)
+    text = f"{model.template.replace('_', ' ').capitalize()}: {size} mm"
+    holes = int(model.parameters.get("holes") or 0)
+    if holes:
+        text += f", {holes} drainage hole{'s' if holes > 1 else ''} of {round(model.parameters['hole_d'], 1):g} mm"
+    return text
+
+
+class TextTo3DLocal(BaseEngine):
     kind, name = "text_to_3d", "local"
+    moderated_params = ("prompt",)
 
     def is_configured(self) -> bool:
         return True
 
-    def validate_params(self, params: dict) -> dict:
+    def validate_params(self, params: dict, *, owner) -> dict:
         prompt = str(params.get("prompt") or "").strip()
         if not prompt:
             raise ValidationError({"prompt": ["This field is required."]})
@@ -66,19 +75,20 @@ class TextTo3DLocal:
             model = model_from_requirements(requirements)
         except ApplicationError as exc:
             raise EngineError(exc.message, error_type="bad_dimensions")
-        ctx.progress(15, "requirements", f"{model.template.replace('_', ' ')}: {model.parameters}")
+        ctx.progress(15, "requirements", model_summary(model))
         result = render_outputs(ctx, scad=model.scad, output_format=ctx.params["output_format"])
         return {"requirements": requirements, "template": model.template, "parameters": model.parameters,
                 "expected_bbox_mm": list(model.bbox_mm), **result}
 
 
-class ScadRenderLocal:
+class ScadRenderLocal(BaseEngine):
     kind, name = "scad_render", "local"
+    moderated_params = ("prompt",)
 
     def is_configured(self) -> bool:
         return True
 
-    def validate_params(self, params: dict) -> dict:
+    def validate_params(self, params: dict, *, owner) -> dict:
         scad = str(params.get("scad") or "")
         if not scad.strip():
             raise ValidationError({"scad": ["This field is required."]})
