@@ -17,6 +17,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
+from mozukai_hub.api.errors import Conflict
+
 from .models import User, normalize_email, username_validator
 
 AVATAR_SIZE = 512
@@ -167,11 +169,43 @@ def user_change_password(*, user: User, current_password: str, new_password: str
     return user
 
 
-@transaction.atomic
 def user_delete(*, user: User) -> None:
-    """Delete the account. Its tokens stop working because their user no longer exists."""
-    avatar = user.avatar.name if user.avatar else None
-    storage = user.avatar.storage
-    user.delete()
-    if avatar:
-        transaction.on_commit(lambda: storage.delete(avatar))
+    """Delete the account and what belongs to the person; keep the books. All or nothing.
+
+    * Orders and their payments stay for bookkeeping, detached from the person: unshipped
+      orders are cancelled (paid ones refunded after commit), name and address are erased
+      (catalog), payments lose their user (billing's SET_NULL).
+    * The credit account is closed: no owner, ledger kept (billing). Unfinished jobs are
+      cancelled first, so their held credits go back to it instead of staying held.
+    * Uploads and job outputs are deleted, their files after commit (pipeline); jobs, design
+      sessions and chats go with the user.
+    * Every refresh token is blacklisted; access tokens and sessions of a deleted user are
+      refused anyway.
+    """
+    # The other apps' services are imported here: accounts sits below them in the dependency
+    # order (accounts <- billing <- pipeline <- catalog), and only deletion reaches up.
+    from billing.services.ledger import credit_account_close
+    from catalog.services.orders import orders_detach_user
+    from pipeline.models import Job
+    from pipeline.services import job_cancel
+    from pipeline.services.assets import assets_delete_for_user
+    from pipeline.transitions import TERMINAL
+
+    from .tokens import tokens_revoke_all
+
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user.pk)
+        for job in Job.objects.filter(owner=user).exclude(status__in=TERMINAL).order_by("pk"):
+            try:
+                job_cancel(job=job)
+            except Conflict:  # it finished meanwhile: its credits are settled or released already
+                pass
+        orders_detach_user(user=user)
+        credit_account_close(user=user)
+        assets_delete_for_user(user=user)
+        tokens_revoke_all(user=user)
+        avatar = user.avatar.name if user.avatar else None
+        storage = user.avatar.storage
+        user.delete()
+        if avatar:
+            transaction.on_commit(lambda: storage.delete(avatar))

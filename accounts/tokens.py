@@ -132,6 +132,15 @@ def token_logout(*, user: User, access_token: AccessToken | None, raw_refresh: s
         )
 
 
+def tokens_revoke_all(*, user: User) -> int:
+    """Blacklist every refresh token issued to the user (account deletion). Access tokens need
+    no row: a deleted user's are refused, as are any whose password hash no longer matches."""
+    outstanding = OutstandingToken.objects.filter(user=user, blacklistedtoken__isnull=True)
+    rows = [BlacklistedToken(token_id=pk) for pk in outstanding.values_list("pk", flat=True)]
+    BlacklistedToken.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
 def access_token_is_revoked(jti: str) -> bool:
     return RevokedAccessToken.objects.filter(jti=jti).exists()
 

@@ -82,6 +82,8 @@ class ProductAdmin(admin.ModelAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     raw_id_fields = ["model_asset"]
+    # Held by unshipped orders; only orders move it (catalog.services.orders).
+    readonly_fields = ["stock_reserved"]
     inlines = [ProductImageInline]
     actions = ["activate", "deactivate"]
 
@@ -145,7 +147,7 @@ class OrderItemInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "user", "status", "total_amount", "currency", "created_at", "expires_at"]
+    list_display = ["short_id", "customer", "status", "total_amount", "currency", "created_at", "expires_at"]
     list_filter = ["status", "cancel_reason", "created_at"]
     list_select_related = ["user"]
     search_fields = ["id", "user__email", "shipping_name", "stripe_payment_intent_id"]
@@ -155,10 +157,10 @@ class OrderAdmin(admin.ModelAdmin):
     # Status, money and stock move only through the services (actions below, or the API).
     readonly_fields = ["id", "user", "status", "cancel_reason", "currency", "total_amount", "stock_reserved", "expires_at",
                        "stripe_payment_intent_id", "created_at", "updated_at", "confirmed_at", "shipped_at",
-                       "delivered_at", "cancelled_at", "confirmation_sent_at"]
+                       "delivered_at", "cancelled_at", "confirmation_sent_at", "user_deleted_at"]
     fields = ["id", "user", "status", "cancel_reason", "total_amount", "currency", "shipping_name", "shipping_address",
               "stock_reserved", "expires_at", "stripe_payment_intent_id", "created_at", "confirmed_at", "shipped_at",
-              "delivered_at", "cancelled_at", "confirmation_sent_at", "updated_at"]
+              "delivered_at", "cancelled_at", "confirmation_sent_at", "user_deleted_at", "updated_at"]
 
     def has_add_permission(self, request):
         return False  # orders are placed by customers, with stock reserved
@@ -175,6 +177,12 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(description="order", ordering="created_at")
     def short_id(self, obj):
         return obj.short_id
+
+    @admin.display(description="customer", ordering="user__email")
+    def customer(self, obj):
+        if obj.user_id is None and obj.user_deleted_at:
+            return f"account deleted {obj.user_deleted_at:%Y-%m-%d}"
+        return obj.user
 
     def _move(self, request, queryset, to_status: str, verb: str):
         done, refused = 0, []

@@ -9,7 +9,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator, URLValidator
 from django.db import models
 from django.urls import reverse
 
@@ -64,7 +64,15 @@ class Product(models.Model):
     price = models.DecimalField(max_digits=10, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))])
     currency = models.CharField(max_length=3, default=default_currency, validators=[currency_validator])
     image = models.ImageField(upload_to=product_image_upload_to, blank=True)
-    stock_quantity = models.PositiveIntegerField(default=0)
+    # Seed 004's `image_url` as staff send it through the API: a photo hosted elsewhere (http or
+    # https), shown by the API in place of the uploaded `image` while it is set.
+    external_image_url = models.CharField(max_length=500, blank=True, validators=[URLValidator(schemes=["http", "https"])])
+    # Units that can be ordered now. Placing an order moves units from here to `stock_reserved`.
+    stock_quantity = models.PositiveIntegerField(default=0, help_text="Units that can be ordered now.")
+    # Units held by orders placed and not yet shipped or cancelled: shipping takes them off the
+    # shelf, cancelling puts them back into `stock_quantity`. The API's `stock_quantity` is what
+    # staff count on the shelf, stock_quantity + stock_reserved (see services.products).
+    stock_reserved = models.PositiveIntegerField(default=0, help_text="Units held by unshipped orders.")
     is_active = models.BooleanField(default=True)
     # A 3D model of the product (a GLB from the pipeline), shown in <model-viewer>.
     model_asset = models.ForeignKey(
@@ -82,6 +90,7 @@ class Product(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=models.Q(stock_quantity__gte=0), name="catalog_product_stock_not_negative"),
+            models.CheckConstraint(condition=models.Q(stock_reserved__gte=0), name="catalog_product_reserved_not_negative"),
             models.CheckConstraint(condition=models.Q(price__gt=0), name="catalog_product_price_positive"),
         ]
 
@@ -95,6 +104,11 @@ class Product(models.Model):
     @property
     def in_stock(self) -> bool:
         return self.stock_quantity > 0
+
+    @property
+    def stock_on_hand(self) -> int:
+        """What staff count on the shelf: units for sale plus units held by unshipped orders."""
+        return self.stock_quantity + self.stock_reserved
 
     @property
     def low_stock(self) -> bool:
@@ -134,11 +148,17 @@ class CancelReason(models.TextChoices):
     STAFF = "staff", "Cancelled by staff"
     EXPIRED = "expired", "Not paid in time"
     PAYMENT_FAILED = "payment_failed", "Payment failed"
+    ACCOUNT_DELETED = "account_deleted", "The customer deleted their account"
 
 
 class Order(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders")
+    # Empty once the customer deleted their account: the order stays for bookkeeping, its
+    # personal fields blanked (services.orders.orders_detach_user).
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                             related_name="orders")
+    user_deleted_at = models.DateTimeField(null=True, blank=True,
+                                           help_text="When the customer's account was deleted (the order was detached).")
     status = models.CharField(max_length=20, choices=OrderStatus.choices, default=OrderStatus.PENDING)
     cancel_reason = models.CharField(max_length=20, choices=CancelReason.choices, default=CancelReason.NONE, blank=True)
     currency = models.CharField(max_length=3, validators=[currency_validator])

@@ -24,7 +24,8 @@ def order_payment_refund(order_id: str) -> str | None:
 def order_confirmation_email_send(order_id: str) -> bool:
     """Send the confirmation e-mail at most once per success; a failed send is retried."""
     claimed = (
-        Order.objects.filter(pk=order_id, confirmation_sent_at__isnull=True)
+        # A detached order (its customer deleted the account) has nobody to write to.
+        Order.objects.filter(pk=order_id, confirmation_sent_at__isnull=True, user__isnull=False)
         .exclude(status__in=[OrderStatus.PENDING, OrderStatus.CANCELLED])
         .update(confirmation_sent_at=timezone.now())
     )

@@ -50,18 +50,27 @@ class SignupSerializer(StrictSerializer):
 
 
 class RegisterSerializer(StrictSerializer):
-    """Seed 001's registration: a display name instead of username and date of birth."""
+    """Seeds 001/003/004's registration (a display name instead of username and date of birth)
+    and seed 002's (`name` and `surname`). The full name is `full_name`, else `display_name`,
+    else name and surname joined."""
 
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(max_length=128, trim_whitespace=False)
     display_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     full_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    surname = serializers.CharField(max_length=150, required=False, allow_blank=True)
     username = serializers.CharField(max_length=30, required=False)
     confirm_password = serializers.CharField(max_length=128, required=False, trim_whitespace=False)
 
     def validate(self, attrs):
         if "confirm_password" in attrs and attrs["password"] != attrs["confirm_password"]:
             raise serializers.ValidationError({"confirm_password": ["The passwords do not match."]})
+        given = " ".join(part for part in (attrs.pop("name", ""), attrs.pop("surname", "")) if part)
+        full_name = attrs.get("full_name") or attrs.pop("display_name", "") or given
+        if len(full_name) > 150:
+            raise serializers.ValidationError({"surname": ["The name and surname together must fit in 150 characters."]})
+        attrs["full_name"] = full_name
         return attrs
 
 

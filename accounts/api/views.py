@@ -2,10 +2,12 @@
 
 from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth import login as session_login
 from django.contrib.auth import logout as session_logout
 from django.http import FileResponse, Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -51,8 +53,14 @@ class AuthAPIView(CredentialsAPIView):
     throttle_scope = "auth"
 
 
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
+
+
 def _login_response(request, user: User, *, remember_me: bool, status_code=status.HTTP_200_OK) -> Response:
+    """Tokens in the body, and the HttpOnly session cookie seed 002's clients rely on (unsafe
+    calls made with the cookie need the CSRF token, as every cookie-authenticated call does)."""
     pair = tokens.token_pair_issue(user=user, remember_me=remember_me)
+    session_login(request._request, user, backend=getattr(user, "backend", None) or MODEL_BACKEND)
     user_data = s.UserSerializer(user, context={"request": request}).data
     return Response({**pair.as_response(), "user_id": str(user.pk), "user": user_data}, status=status_code)
 
@@ -95,7 +103,7 @@ class RegisterView(AuthAPIView):
         responses={201: inline_serializer("RegisterResponse", {
             "message": serializers.CharField(), "user_id": serializers.UUIDField(), "email": serializers.EmailField(),
         })},
-        summary="Create an account (seeds 001, 003, 004).",
+        summary="Create an account (seeds 001, 002, 003, 004): display_name, full_name, or seed 002's name and surname.",
     )
     def post(self, request):
         data = s.RegisterSerializer(data=request.data)
@@ -103,7 +111,7 @@ class RegisterView(AuthAPIView):
         v = data.validated_data
         user = services.user_signup(
             email=v["email"], password=v["password"], username=v.get("username"),
-            full_name=v.get("full_name") or v.get("display_name", ""), request=request,
+            full_name=v["full_name"], request=request,
         )
         return Response(
             {"message": "Registration successful", "user_id": str(user.pk), "email": user.email},
@@ -144,6 +152,12 @@ class RefreshView(CredentialsAPIView):
 
 
 class LogoutView(APIView):
+    """Revokes the bearer token (and the refresh token when given) and ends the session cookie.
+
+    By cookie, logout is POST with the CSRF token (SessionAuthentication enforces it); the GET
+    form (seed 001) is for bearer-token clients only: a GET carrying just the cookie could be
+    sent by any page the browser visits."""
+
     @extend_schema(request=s.LogoutSerializer, responses={200: inline_serializer("LogoutResponse", {"message": serializers.CharField()})})
     def post(self, request):
         data = s.LogoutSerializer(data=request.data)
@@ -151,16 +165,19 @@ class LogoutView(APIView):
         raw_refresh = data.validated_data.get("refresh_token") or data.validated_data.get("refresh")
         access = request.auth if isinstance(request.auth, AccessToken) else None
         tokens.token_logout(user=request.user, access_token=access, raw_refresh=raw_refresh)
-        if access is None:
-            session_logout(request._request)
+        session_logout(request._request)
         return Response({"message": "Logged out"})
 
-    @extend_schema(responses={200: inline_serializer("LogoutGetResponse", {"message": serializers.CharField()})}, summary="Seed 001's GET form.")
+    @extend_schema(
+        responses={200: inline_serializer("LogoutGetResponse", {"message": serializers.CharField()})},
+        summary="Seed 001's GET form, with a bearer token only (by cookie: POST with the CSRF token, else 405).",
+    )
     def get(self, request):
         access = request.auth if isinstance(request.auth, AccessToken) else None
-        tokens.token_logout(user=request.user, access_token=access, raw_refresh=None)
         if access is None:
-            session_logout(request._request)
+            raise MethodNotAllowed("GET", detail="Log out with POST and the CSRF token when signed in by the session cookie.")
+        tokens.token_logout(user=request.user, access_token=access, raw_refresh=None)
+        session_logout(request._request)
         return Response({"message": "Logged out"})
 
 
@@ -216,9 +233,13 @@ class UsersMeView(APIView):
     def patch(self, request):
         return self._update(request, partial=True)
 
-    @extend_schema(responses={204: OpenApiResponse(description="Account deleted; its tokens no longer work.")})
+    @extend_schema(responses={204: OpenApiResponse(
+        description="Account deleted: uploads, jobs and chats with it; orders and payments kept for bookkeeping "
+                    "without the person (unshipped orders cancelled, paid ones refunded); credit account closed; "
+                    "every token and the session cookie stop working.")})
     def delete(self, request):
         services.user_delete(user=request.user)
+        request._request.session.flush()  # the session cookie of a cookie-authenticated call
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -21,8 +21,8 @@ from ..models import Category, Product
 from . import serializers as s
 
 _PRODUCT, _CATEGORY = Product._meta.db_table, Category._meta.db_table
-_COLUMNS = ("id", "name", "slug", "description", "price", "currency", "category_id", "image", "model_asset_id",
-            "stock_quantity", "is_active", "created_at", "updated_at")
+_COLUMNS = ("id", "name", "slug", "description", "price", "currency", "category_id", "image", "external_image_url",
+            "model_asset_id", "stock_quantity", "stock_reserved", "is_active", "created_at", "updated_at")
 
 
 def _iso(column: str) -> str:
@@ -86,9 +86,11 @@ def product_page_json(products: QuerySet, *, offset: int, limit: int) -> tuple[b
             'id', t.id, 'name', t.name, 'slug', t.slug, 'description', t.description,
             'price', t.price::text, 'currency', t.currency, 'category', t.category_slug,
             'category_id', t.category_id, 'category_name', t.category_name,
-            'image_url', CASE WHEN t.image = '' THEN NULL ELSE %s || regexp_replace(t.image, '^.*/', '') END,
+            'image_url', CASE WHEN t.external_image_url <> '' THEN t.external_image_url
+                              WHEN t.image = '' THEN NULL ELSE %s || regexp_replace(t.image, '^.*/', '') END,
             'model_url', CASE WHEN t.model_asset_id IS NULL THEN NULL ELSE %s || t.id || '.glb' END,
-            'stock_quantity', t.stock_quantity, 'in_stock', t.stock_quantity > 0, 'is_active', t.is_active,
+            'stock_quantity', t.stock_quantity::bigint + t.stock_reserved, 'available_quantity', t.stock_quantity,
+            'in_stock', t.stock_quantity > 0, 'is_active', t.is_active,
             'created_at', {_iso('t.created_at')}, 'updated_at', {_iso('t.updated_at')}
         ) ORDER BY {_order_by(products, 't')}), '[]')::text,
         (SELECT count(*) FROM {joined if _CATEGORY in products.query.alias_map else product} WHERE {where})

@@ -5,7 +5,9 @@
   ascending id order so two orders for the same products can never deadlock.
 * `order_transition` is the one way an order changes status: it locks the order row and
   checks TRANSITIONS. Leaving a stock-holding state gives the stock back exactly once
-  (`stock_reserved` flips under the same lock).
+  (`stock_reserved` flips under the same lock); shipping takes the held units off the product's
+  `stock_reserved`.
+* `orders_detach_user` keeps a deleted customer's orders for bookkeeping, without the person.
 """
 
 from collections.abc import Iterable
@@ -17,6 +19,7 @@ from uuid import UUID
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -91,7 +94,9 @@ def order_place(*, user, lines: Iterable[OrderLine], shipping_name: str = "", sh
         for line in lines:
             # Conditional decrement: never below zero, whatever else runs concurrently.
             reserved = Product.objects.filter(pk=line.product_id, is_active=True, stock_quantity__gte=line.quantity).update(
-                stock_quantity=F("stock_quantity") - line.quantity, updated_at=now
+                stock_quantity=F("stock_quantity") - line.quantity,
+                stock_reserved=F("stock_reserved") + line.quantity,
+                updated_at=now,
             )
             if not reserved:
                 product = products[line.product_id]
@@ -130,8 +135,21 @@ def _stock_return(order: Order) -> None:
     if not order.stock_reserved:
         return
     for item in order.items.order_by("product_id"):
-        Product.objects.filter(pk=item.product_id).update(stock_quantity=F("stock_quantity") + item.quantity)
+        Product.objects.filter(pk=item.product_id).update(
+            stock_quantity=F("stock_quantity") + item.quantity,
+            # Greatest: an order placed before reservations were counted holds none.
+            stock_reserved=Greatest(F("stock_reserved") - item.quantity, 0),
+        )
     order.stock_reserved = False
+    product_list_cache_invalidate()
+
+
+def _stock_ship(order: Order) -> None:
+    """The order's units leave the shelf: they are no longer held, nor on hand."""
+    if not order.stock_reserved:
+        return
+    for item in order.items.order_by("product_id"):
+        Product.objects.filter(pk=item.product_id).update(stock_reserved=Greatest(F("stock_reserved") - item.quantity, 0))
     product_list_cache_invalidate()
 
 
@@ -186,6 +204,8 @@ def order_transition(
             if previous == S.CONFIRMED and refund:
                 # The customer paid: refund after commit (a network call never runs in here).
                 _enqueue_on_commit("catalog.tasks.order_payment_refund", str(order.pk))
+        if to_status == S.SHIPPED:
+            _stock_ship(order)
         order.save(update_fields=fields)
         if to_status == S.CONFIRMED:
             _enqueue_on_commit("catalog.tasks.order_confirmation_email_send", str(order.pk))
@@ -211,3 +231,22 @@ def orders_expire_unpaid(*, now=None) -> int:
                                  expected_from=[S.PENDING])
         expired += order.status == S.CANCELLED and order.cancel_reason == CancelReason.EXPIRED
     return expired
+
+
+def orders_detach_user(*, user) -> int:
+    """Account deletion: the customer's orders stay (bookkeeping) without the person.
+
+    Orders not shipped yet are cancelled first: pending ones give their stock back, paid ones
+    are also refunded after commit (nothing can be delivered to an address that is erased).
+    Then every order loses its user and its personal fields (name and address). Returns how
+    many orders were detached. Runs inside the caller's transaction (accounts.user_delete).
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(Order.objects.filter(user=user).order_by("pk").values_list("pk", flat=True))
+        for order_id in ids:
+            order_transition(order_id=order_id, to_status=S.CANCELLED, cancel_reason=CancelReason.ACCOUNT_DELETED,
+                             expected_from=[S.PENDING, S.CONFIRMED])
+        detached = Order.objects.filter(pk__in=ids).update(
+            user=None, user_deleted_at=now, shipping_name="", shipping_address="", updated_at=now)
+    return detached

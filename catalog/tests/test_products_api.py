@@ -233,24 +233,6 @@ def test_bad_credentials_are_refused_even_when_the_page_is_cached(api_client):
     assert api_client.get(URL).status_code == 401
 
 
-def test_stock_update_is_conditional_on_the_stock_read(staff_client, user):
-    from catalog.services.orders import OrderLine, order_place
-
-    product = ProductFactory(stock_quantity=10)
-    url = f"{URL}/{product.pk}"
-    # Staff read 10; a customer reserves 3 meanwhile.
-    order_place(user=user, lines=[OrderLine(product_id=product.pk, quantity=3)])
-    response = staff_client.patch(url, {"stock_quantity": 15, "expected_stock_quantity": 10})
-    assert response.status_code == 409 and response.json()["error"]["code"] == "stock_changed"
-    assert response.json()["error"]["stock_quantity"] == 7
-    response = staff_client.patch(url, {"stock_quantity": 15})  # no expected value: refused
-    assert response.status_code == 400 and response.json()["error"]["code"] == "expected_stock_required"
-    product.refresh_from_db()
-    assert product.stock_quantity == 7
-    response = staff_client.patch(url, {"stock_quantity": 12, "expected_stock_quantity": 7})
-    assert response.status_code == 200 and response.json()["stock_quantity"] == 12
-
-
 @pytest.mark.parametrize("path, params", [
     (URL, {"category": "²"}),
     (URL, {"category": "99999999999999999999999"}),
