@@ -298,7 +298,7 @@ def main() -> int:
             "DJANGO_SETTINGS_MODULE": "mozukai_hub.settings", "DJANGO_ENV": "production", "DEBUG": "false",
             "SECRET_KEY": "bench-only-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
             "SECURE_SSL_REDIRECT": "false", "STRIPE_SECRET_KEY": "sk_test_bench", "STRIPE_WEBHOOK_SECRET": "whsec_bench",
-            "SITE_URL": "http://127.0.0.1",
+            "SITE_URL": "http://127.0.0.1", "ALLOWED_ORIGINS": "",
             # The benchmark client is one address; the per-client API rate limit would stop it.
             "THROTTLE_USER": "1000000000/min", "PYTHONPATH": str(ROOT),
         }

@@ -13,8 +13,11 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402  (needs apps loaded)
 
 from accounts.websocket import WebsocketAuthMiddleware  # noqa: E402
-from mozukai_hub.request_limits import limit_request_body  # noqa: E402
+from mozukai_hub.request_limits import answer_oversized_request_heads, limit_request_body  # noqa: E402
 from mozukai_hub.routing import websocket_urlpatterns  # noqa: E402
+
+# Under daphne, an oversized request head gets a 414/431 answer instead of a dropped connection.
+answer_oversized_request_heads()
 
 application = ProtocolTypeRouter(
     {

@@ -109,3 +109,58 @@ def limit_request_body(app):
         return await app(scope, counted_receive, guarded_send)
 
     return limited
+
+
+# --- Oversized request heads under daphne -------------------------------------------------
+#
+# Twisted's HTTP server (which daphne runs on) takes a request line or header line of at most
+# 16 KiB (`LineReceiver.MAX_LENGTH`) and a request head of at most 16 KiB in all
+# (`HTTPChannel.totalHeadersSize`). Past the first it dropped the connection without a word
+# (`lineLengthExceeded` closes the transport); past the second it wrote a bare
+# "400 Bad Request" with no body. Both now answer like gunicorn does (414 for the request line,
+# 431 for the headers), with the API's JSON error shape under /api/, and then close.
+
+def _head_refusal(status: int, reason: bytes, path: bytes) -> bytes:
+    if path.startswith(b"/api/"):
+        code = "uri_too_long" if status == 414 else "request_header_fields_too_large"
+        body, content_type = json.dumps(error_body(code, reason.decode() + ".")).encode(), b"application/json"
+    else:
+        body, content_type = reason + b".\n", b"text/plain; charset=utf-8"
+    return (b"HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (status, reason, content_type, len(body), body))
+
+
+def answer_oversized_request_heads() -> None:
+    """Make Twisted's HTTPChannel answer an oversized request head instead of dropping it.
+
+    Called by `mozukai_hub.asgi` (daphne imports the application before it accepts
+    connections). Idempotent."""
+    from twisted.web import http
+
+    channel = http.HTTPChannel
+    if getattr(channel, "_mozukai_answers_oversized_heads", False):
+        return
+    respond_bad_request = channel._respondToBadRequestAndDisconnect
+
+    def refuse(self, status: int, reason: bytes) -> None:
+        if getattr(self, "_mozukai_refused", False):
+            return
+        self._mozukai_refused = True
+        self.transport.write(_head_refusal(status, reason, getattr(self, "_path", b"") or b""))
+        self.loseConnection()
+
+    def line_length_exceeded(self, line):
+        if self._HTTPChannel__first_line:  # (Twisted's own flag: the request line is still to come)
+            refuse(self, 414, b"URI Too Long")
+        else:
+            refuse(self, 431, b"Request Header Fields Too Large")
+
+    def bad_request(self):
+        if self._receivedHeaderSize > self.totalHeadersSize or self._receivedHeaderCount > self.maxHeaders:
+            refuse(self, 431, b"Request Header Fields Too Large")
+        elif not getattr(self, "_mozukai_refused", False):
+            respond_bad_request(self)
+
+    channel.lineLengthExceeded = line_length_exceeded
+    channel._respondToBadRequestAndDisconnect = bad_request
+    channel._mozukai_answers_oversized_heads = True

@@ -8,7 +8,7 @@ subclass); views let it propagate; this handler maps it once.
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -45,6 +45,19 @@ class PaymentRequired(ApplicationError):
     code = "payment_required"
 
 
+class TooManyRequests(ApplicationError):
+    """A per-owner limit (as a throttle's 429): `Retry-After` header and `retry_after` in the body."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    code = "throttled"
+
+    def __init__(self, message: str, *, retry_after: int, **kwargs):
+        super().__init__(message, **kwargs)
+        self.retry_after = max(1, int(retry_after))
+        self.extra = {**self.extra, "retry_after": self.retry_after}
+        self.headers = {"Retry-After": str(self.retry_after)}
+
+
 def error_body(code: str, message: str, fields: dict | None = None, **extra) -> dict:
     body = {"code": code, "message": message, **extra}
     if fields:
@@ -61,9 +74,25 @@ def _first_message(detail) -> str:
     return str(detail)
 
 
+def request_error(exc: Exception) -> tuple[int, dict] | None:
+    """(status, body) for the exceptions Django raises about a request itself (reading a body
+    over DATA_UPLOAD_MAX_MEMORY_SIZE, too many form fields, a bad Host…), which Django would
+    answer with an HTML 400; None for any other exception."""
+    if isinstance(exc, RequestDataTooBig):
+        return 413, error_body("request_too_large", "The request body is larger than this endpoint accepts.")
+    if isinstance(exc, SuspiciousOperation):
+        return 400, error_body("bad_request", "The request was refused as malformed.")
+    return None
+
+
 def exception_handler(exc, context):
     if isinstance(exc, ApplicationError):
-        return Response(error_body(exc.code, exc.message, **exc.extra), status=exc.status_code)
+        return Response(error_body(exc.code, exc.message, **exc.extra), status=exc.status_code,
+                        headers=getattr(exc, "headers", None))
+    refused = request_error(exc)
+    if refused is not None:
+        logging.getLogger(f"django.security.{type(exc).__name__}").warning("%s", exc)
+        return Response(refused[1], status=refused[0])
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(as_serializer_error(exc))
     elif isinstance(exc, Http404):

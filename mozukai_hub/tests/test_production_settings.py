@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def manage(*args, **env):
-    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SITE_URL"}}
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS", "SITE_URL", "ALLOWED_ORIGINS"}}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**base, **env}, capture_output=True, text=True, timeout=120)
 
 
@@ -24,6 +24,7 @@ def production_env(**overrides):
         "REDIS_URL": os.environ["REDIS_URL"],
         "ALLOWED_HOSTS": "shop.example.com",
         "SITE_URL": "https://shop.example.com",
+        "ALLOWED_ORIGINS": "https://app.example.com",
         "STRIPE_SECRET_KEY": "sk_test_" + "x" * 24,
         "STRIPE_PUBLISHABLE_KEY": "pk_test_" + "x" * 24,
         "STRIPE_WEBHOOK_SECRET": "whsec_" + "x" * 24,

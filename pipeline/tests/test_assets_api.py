@@ -5,9 +5,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core import signing
 
 from mozukai_hub.testing.fixtures import bearer_client
+from mozukai_hub.testing.images import png_bytes
 from pipeline.models import Asset, AssetMeta
-
-from .conftest import png_bytes
 
 
 def upload(client, data: bytes, name="photo.png", **fields):
