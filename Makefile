@@ -6,11 +6,19 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test setup migrate demo check-python clean bench
+.PHONY: run test setup migrate demo check-python system-packages-run system-packages-test clean bench
 
 check-python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is needed: install python3.11 (and python3.11-venv), or run 'make PYTHON=/path/to/python3.11 …'"; exit 2; }
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)' || { echo "$(PYTHON) is not Python 3.11"; exit 2; }
+
+# The system programs each command needs: one list, in mozukai_hub/system_packages.py. Installed
+# with apt-get when run as root; otherwise the command stops here with the exact apt-get line.
+system-packages-run: check-python
+	@$(PYTHON) -m mozukai_hub.system_packages run
+
+system-packages-test: check-python
+	@$(PYTHON) -m mozukai_hub.system_packages test
 
 $(VENV)/.installed: requirements.txt | check-python
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +38,7 @@ migrate: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
-demo: migrate
+demo: system-packages-run migrate
 	$(PY) manage.py seed_demo
 
 # Embedded default: SQLite, ORM task broker, no external services.
@@ -38,7 +46,7 @@ run: demo
 	$(PY) manage.py run_stack --host $(HOST) --port $(PORT)
 
 # Throwaway PostgreSQL + Redis on loopback ports, then the whole suite.
-test: setup
+test: system-packages-test setup
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) -m mozukai_hub.testing.services -- $(PY) -m pytest $(PYTEST_ARGS)
 

@@ -90,10 +90,14 @@ POT_MODELS = {
 
 def seed_pot_models(stdout) -> None:
     """Render the pots' GLB models with OpenSCAD (once; a pot that has one keeps it)."""
+    import shutil
     import tempfile
     from pathlib import Path
 
+    from django.conf import settings
+
     from accounts.models import User
+    from mozukai_hub.system_packages import PACKAGE_NAMES, install_command
     from pipeline.engines import EngineError
     from pipeline.engines.scad.render import openscad_render, stl_to_glb
     from pipeline.engines.scad.templates import bonsai_pot
@@ -102,6 +106,13 @@ def seed_pot_models(stdout) -> None:
     owner = User.objects.filter(is_staff=True).order_by("date_joined").first()
     pots = {p.slug: p for p in Product.objects.filter(slug__in=POT_MODELS, model_asset__isnull=True)}
     if owner is None or not pots:
+        return
+    if shutil.which(settings.OPENSCAD_BINARY) is None:
+        # `make demo` checks first (mozukai_hub/system_packages.py); this is `manage.py seed_demo` run by hand.
+        stdout.write(
+            f"catalog: {len(pots)} pots have no 3D model: OpenSCAD is not installed. "
+            f"Run `{install_command([PACKAGE_NAMES['openscad']])}`, then `make demo` renders them.\n"
+        )
         return
     rendered = 0
     for slug, product in pots.items():

@@ -1,5 +1,9 @@
+from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.templatetags.static import static
+from django.views.decorators.cache import cache_control
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_safe
 
 from .api.errors import api_not_found, api_server_error
 
@@ -24,3 +28,13 @@ def server_error(request):
     if _is_api(request):
         return api_server_error(request)
     return render(request, "500.html", status=500)
+
+
+@require_safe
+@cache_control(max_age=86400, public=True)
+def favicon(request):
+    """`/favicon.ico`, which browsers and feed readers ask for whatever the page links: the static icon.
+
+    A temporary redirect: the static URL carries a content hash in production.
+    """
+    return HttpResponseRedirect(static("favicon.ico"))

@@ -1,17 +1,57 @@
 """Jobs pages: list with a text-to-3D form, detail with live progress, 3D preview, downloads."""
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.views.decorators.http import require_POST
 
 from mozukai_hub.api.errors import ApplicationError
 from mozukai_hub.client_ip import client_ip
 
 from . import selectors, services, storage
+from .models import JobEvent
+from .owners import JobOwner
+
+# What a customer reads for each status in the job's log (static/pipeline/job.js gets the same
+# words through the page). Program output (`log` events) is for staff: the job's admin page.
+STATUS_WORDS = {
+    "pending": "Received",
+    "validating": "Checking the request",
+    "queued": "Waiting for a free worker",
+    "processing": "Working on it",
+    "generating_images": "Generating images",
+    "generating_video": "Generating the video",
+    "generating_audio": "Generating the audio",
+    "composing": "Putting it together",
+    "completed": "Done",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+}
+
+
+def event_text(event: JobEvent) -> str | None:
+    """One readable line for the customer's log; None for events customers do not see."""
+    data = event.data or {}
+    if event.type == JobEvent.Type.STATUS:
+        status = str(data.get("status", ""))
+        text = STATUS_WORDS.get(status, status.replace("_", " ").capitalize())
+        if int(data.get("attempt") or 1) > 1:
+            text += f" (attempt {data['attempt']})"
+        if data.get("error"):
+            text += f": {data['error']}"
+        return text
+    if event.type == JobEvent.Type.PROGRESS:
+        text = str(data.get("message") or data.get("stage") or "Progress").replace("_", " ")
+        return f"{text[:1].upper()}{text[1:]} ({data.get('progress', 0)}%)"
+    if event.type == JobEvent.Type.OUTPUT:
+        return f"{str(data.get('asset_type', 'file')).upper()} file ready ({filesizeformat(data.get('size') or 0)})"
+    return None
 
 
 class TextTo3DForm(forms.Form):
@@ -32,8 +72,8 @@ def job_list(request):
     if request.method == "POST" and form.is_valid():
         try:
             job = services.job_create(
-                user=request.user, prompt=form.cleaned_data["prompt"],
-                output_format=form.cleaned_data["output_format"], client_ip=client_ip(request),
+                owner=JobOwner(user=request.user, client_ip=client_ip(request)), prompt=form.cleaned_data["prompt"],
+                output_format=form.cleaned_data["output_format"],
             )
         except ApplicationError as exc:
             messages.error(request, exc.message)
@@ -57,8 +97,13 @@ def job_detail(request, job_id):
             url, expires_at = storage.download_url(asset=asset, request=request)
             outputs.append({"asset": asset, "url": url, "expires_at": expires_at})
     glb = next((o for o in outputs if o["asset"].asset_type == "glb"), None)
-    events = selectors.job_events_after(job=job, after=max(0, job.last_event_seq - 50))
-    return render(request, "pipeline/job_detail.html", {"job": job, "outputs": outputs, "glb": glb, "events": events})
+    recent = selectors.job_events_after(job=job, after=max(0, job.last_event_seq - 50))
+    lines = [{"seq": e.seq, "text": text} for e in recent if (text := event_text(e)) is not None]
+    step = next((e.data.get("message") for e in reversed(recent) if e.type == JobEvent.Type.PROGRESS), None)
+    return render(request, "pipeline/job_detail.html", {
+        "job": job, "outputs": outputs, "glb": glb, "lines": lines, "step": step or job.stage.replace("_", " "),
+        "status_words": json.dumps(STATUS_WORDS),
+    })
 
 
 @login_required

@@ -11,11 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mozukai_hub.api.errors import ApplicationError
-from mozukai_hub.client_ip import client_ip
+from mozukai_hub.api.fields import query_int
 
 from .. import selectors, services, storage
 from ..models import Asset
-from ..transitions import TRANSITIONS, normalize_status
+from ..owners import JobOwner
+from ..transitions import normalize_status
+from ..uploads import CONTENT_TYPES
 from . import serializers as s
 
 
@@ -65,9 +67,8 @@ class JobListView(GenericAPIView):
         v = data.validated_data
         session = selectors.job_session_get_for_user(user=request.user, session_id=v["session_id"]) if v.get("session_id") else None
         job = services.job_create(
-            user=request.user, kind=v.get("kind"), params=v.get("params"), prompt=v.get("prompt", ""),
-            output_format=v.get("output_format"), engine=v.get("engine"), session=session,
-            client_ip=client_ip(request), start=v["start"],
+            owner=JobOwner.from_request(request), kind=v.get("kind"), params=v.get("params"), prompt=v.get("prompt", ""),
+            output_format=v.get("output_format"), engine=v.get("engine"), session=session, start=v["start"],
         )
         return Response(s.JobSerializer(_job(request, job.pk)).data, status=status.HTTP_201_CREATED)
 
@@ -122,11 +123,7 @@ class JobCompleteView(GenericAPIView):
         raw = (request.query_params.get("success") or "true").lower()
         if raw not in {"true", "false", "1", "0"}:
             raise ValidationError({"success": ["Must be true or false."]})
-        success = raw in {"true", "1"}
-        services.job_transition(
-            job_id=job.pk, to="completed" if success else "failed",
-            error="" if success else "Reported failed by the client.", error_type="" if success else "client",
-        )
+        services.job_complete_by_client(job=job, success=raw in {"true", "1"})
         return Response(s.JobSerializer(_job(request, job_id)).data)
 
 
@@ -143,17 +140,15 @@ class JobValidTransitionsView(APIView):
     @extend_schema(responses=s.ValidTransitionsSerializer)
     def get(self, request, job_id):
         job = _job(request, job_id)
-        return Response({"job_id": str(job.pk), "current_status": job.status, "valid_transitions": TRANSITIONS[job.status]})
+        return Response({"job_id": str(job.pk), "current_status": job.status,
+                         "valid_transitions": services.job_transitions_for_client(job=job)})
 
 
 class JobEventsView(APIView):
     @extend_schema(parameters=[OpenApiParameter("after", int)], responses=s.JobEventSerializer(many=True))
     def get(self, request, job_id):
         job = _job(request, job_id)
-        try:
-            after = int(request.query_params.get("after", 0))
-        except ValueError:
-            raise ValidationError({"after": ["Must be an integer."]})
+        after = query_int(request, "after", default=0, min_value=0)
         return Response(s.JobEventSerializer(selectors.job_events_after(job=job, after=after), many=True).data)
 
 
@@ -299,5 +294,10 @@ class DownloadView(APIView):
         if asset is None:
             raise NotFound()
         name = f"{asset.job_id or asset.pk}.{asset.asset_type}"
-        return FileResponse(asset.file.open("rb"), as_attachment=True, filename=name,
-                            content_type=asset.content_type or "application/octet-stream")
+        # Always an attachment with the one type of its asset type (never a stored or declared
+        # one), not sniffed, and sandboxed should a browser render it anyway.
+        response = FileResponse(asset.file.open("rb"), as_attachment=True, filename=name,
+                                content_type=CONTENT_TYPES.get(asset.asset_type, "application/octet-stream"))
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+        return response

@@ -9,25 +9,50 @@
   const bar = document.getElementById("job-progress");
   const stage = document.getElementById("job-stage");
   const terminal = new Set(["completed", "failed", "cancelled"]);
+  // The same words as the server-rendered log (pipeline/views.py STATUS_WORDS).
+  const statusWords = JSON.parse(root.dataset.statusWords || "{}");
   let retry = 500;
 
+  function words(text) {
+    text = String(text || "").replace(/_/g, " ");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+
+  function size(bytes) {
+    const units = ["bytes", "KB", "MB", "GB"];
+    let value = Number(bytes) || 0, unit = 0;
+    while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit += 1; }
+    return (unit ? value.toFixed(1) : String(value)) + "\u00a0" + units[unit];
+  }
+
+  // One readable line per event; null for program output (`log` events), which is for staff.
   function describe(event) {
     const d = event.data || {};
-    let text = "#" + event.seq + " " + event.type + ": " + (d.status || d.message || d.asset_type || "");
-    if (event.type === "progress") text += " " + d.progress + "%";
-    return text;
+    if (event.type === "status") {
+      let text = statusWords[d.status] || words(d.status);
+      if (d.attempt > 1) text += " (attempt " + d.attempt + ")";
+      if (d.error) text += ": " + d.error;
+      return text;
+    }
+    if (event.type === "progress") return words(d.message || d.stage || "progress") + " (" + (d.progress || 0) + "%)";
+    if (event.type === "output") return String(d.asset_type || "file").toUpperCase() + " file ready (" + size(d.size) + ")";
+    return null;
   }
 
   function handle(event) {
     if (event.seq <= after) return;
     after = event.seq;
-    const item = document.createElement("li");
-    item.textContent = describe(event);
-    list.appendChild(item);
-    list.scrollTop = list.scrollHeight;
+    const text = describe(event);
+    if (text !== null) {
+      const item = document.createElement("li");
+      item.dataset.seq = event.seq;
+      item.textContent = text;
+      list.appendChild(item);
+      list.scrollTop = list.scrollHeight;
+    }
     const d = event.data || {};
     if (typeof d.progress === "number") bar.value = d.progress;
-    if (d.stage) stage.textContent = d.stage;
+    if (event.type === "progress" && (d.message || d.stage)) stage.textContent = d.message || words(d.stage);
     if (event.type === "status" && d.status) {
       const badge = statusBox.querySelector("[data-status]");
       badge.textContent = d.status;
