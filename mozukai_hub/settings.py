@@ -39,6 +39,8 @@ DATABASE_URL = env.str("DATABASE_URL", default="")
 REDIS_URL = env.str("REDIS_URL", default="")
 # Public base URL for links that leave the request (e-mails, Stripe success/cancel pages).
 SITE_URL = env.str("SITE_URL", default="" if PRODUCTION else "http://127.0.0.1:8000")
+# The name e-mails are signed with (allauth's confirmation and reset e-mails: accounts/adapter.py).
+SITE_NAME = env.str("SITE_NAME", default="Mozukai Hub")
 
 if PRODUCTION:
     missing = [
@@ -98,6 +100,10 @@ if GOOGLE_CLIENT_ID:
 
 MIDDLEWARE = [
     "mozukai_hub.middleware.RequestLogMiddleware",
+    # Content-Security-Policy (per-request nonce) and Permissions-Policy on every response.
+    "mozukai_hub.security_headers.SecurityHeadersMiddleware",
+    # Under /api/ every failure is the JSON error shape, DEBUG or not (and no NUL in path or query).
+    "mozukai_hub.middleware.APIErrorMiddleware",
     "mozukai_hub.request_limits.RequestBodyLimitMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -293,6 +299,14 @@ REST_FRAMEWORK = {
         "uploads": env.str("THROTTLE_UPLOADS", default="10/min"),
     },
     "EXCEPTION_HANDLER": "mozukai_hub.api.errors.exception_handler",
+    # JSON bodies bounded in size and depth, with no NUL or lone surrogate (mozukai_hub.api.parsers).
+    "DEFAULT_PARSER_CLASSES": [
+        "mozukai_hub.api.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # OPTIONS answers on every view, generic or not (mozukai_hub.api.metadata).
+    "DEFAULT_METADATA_CLASS": "mozukai_hub.api.metadata.APIMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -300,7 +314,15 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Mozukai Hub API",
-    "DESCRIPTION": "Shop, AI studio, photo generator, design chat and 3D pipeline.",
+    # Say plainly what exists (keep in step with the footer in templates/base.html and the README).
+    "DESCRIPTION": (
+        "Available now: the bonsai shop (products, categories, orders, payments), accounts, credits "
+        "(balance, free credits, packs), text-to-3D and SCAD jobs with their assets and events, and "
+        "design sessions (seed 001).\n\n"
+        "Not available yet: the AI studio (thumbnail and film projects), the pay-per-use photo generator "
+        "(`/generate`), the design chat's messages and assistant, and photogrammetry. Their job kinds are "
+        "reserved in the schema but no engine runs them yet."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
@@ -323,7 +345,9 @@ SPECTACULAR_SETTINGS = {
 # Number of reverse proxies in front of the app whose X-Forwarded-For entries are believed.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
-ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS", default=["http://localhost:5173"])
+# Production trusts no origin it was not told about (the `mozukai_hub.E001` check insists it is set).
+ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS", default=[] if PRODUCTION else ["http://localhost:5173"])
+ALLOWED_ORIGINS_SET = "ALLOWED_ORIGINS" in env.ENVIRON
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CORS_ALLOW_CREDENTIALS = True  # django-cors-headers sends it only for allowed origins
 CSRF_TRUSTED_ORIGINS = ALLOWED_ORIGINS + env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -349,6 +373,16 @@ STORAGES = {
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 AVATAR_MAX_BYTES = env.int("AVATAR_MAX_BYTES", default=5 * 1024 * 1024)
+# API input limits (mozukai_hub.api.fields; README "API conventions"). A JSON body: at most this
+# many bytes (413 past it) and levels of nesting. A JSON field (metadata_json, params, …): at most
+# this many bytes as compact JSON, levels and keys + array items in all. Integers: |n| ≤ API_INTEGER_MAX
+# unless the field sets its own bounds.
+API_JSON_MAX_BODY_BYTES = env.int("API_JSON_MAX_BODY_BYTES", default=DATA_UPLOAD_MAX_MEMORY_SIZE)
+API_JSON_MAX_DEPTH = env.int("API_JSON_MAX_DEPTH", default=64)
+API_JSON_FIELD_MAX_BYTES = env.int("API_JSON_FIELD_MAX_BYTES", default=64 * 1024)
+API_JSON_FIELD_MAX_DEPTH = env.int("API_JSON_FIELD_MAX_DEPTH", default=16)
+API_JSON_FIELD_MAX_ITEMS = env.int("API_JSON_FIELD_MAX_ITEMS", default=1000)
+API_INTEGER_MAX = env.int("API_INTEGER_MAX", default=2**31 - 1)
 
 # --- Shop ---------------------------------------------------------------------------------
 
@@ -375,9 +409,34 @@ PIPELINE_MAX_ATTEMPTS = env.int("PIPELINE_MAX_ATTEMPTS", default=3)
 PIPELINE_PENDING_MAX_AGE_SECONDS = env.int("PIPELINE_PENDING_MAX_AGE_SECONDS", default=24 * 3600)
 # Extra engine modules to import (each registers engines); used by the worker-crash tests.
 PIPELINE_ENGINE_MODULES = env.list("PIPELINE_ENGINE_MODULES", default=[])
+# Wall-clock limit of one run of each job kind, in seconds (the kind's engines declare it). The
+# django-q2 task of a job gets this plus PIPELINE_TASK_GRACE_SECONDS as its timeout; a run still
+# going past its limit ends `failed` with error_type=timeout instead of being retried.
+PIPELINE_TIME_LIMITS = {
+    "thumbnail": env.int("PIPELINE_TIME_LIMIT_THUMBNAIL", default=300),
+    "film": env.int("PIPELINE_TIME_LIMIT_FILM", default=1800),
+    "photo_style": env.int("PIPELINE_TIME_LIMIT_PHOTO_STYLE", default=300),
+    "text_to_3d": env.int("PIPELINE_TIME_LIMIT_TEXT_TO_3D", default=600),
+    "scad_render": env.int("PIPELINE_TIME_LIMIT_SCAD_RENDER", default=600),
+    "photogrammetry": env.int("PIPELINE_TIME_LIMIT_PHOTOGRAMMETRY", default=3600),
+}
+PIPELINE_TASK_GRACE_SECONDS = env.int("PIPELINE_TASK_GRACE_SECONDS", default=60)
+# The ORM broker redelivers an unacknowledged task after `retry` seconds: it must outlast the
+# longest job task, or a long job would be delivered twice (the `pipeline.E001` check says so).
+Q_CLUSTER["retry"] = max(Q_CLUSTER["retry"], max(PIPELINE_TIME_LIMITS.values()) + PIPELINE_TASK_GRACE_SECONDS + 60)
 OPENSCAD_BINARY = env.str("OPENSCAD_BINARY", default="openscad")
 OPENSCAD_TIMEOUT_SECONDS = env.int("OPENSCAD_TIMEOUT_SECONDS", default=60)
 OPENSCAD_MAX_FN = env.int("OPENSCAD_MAX_FN", default=96)
+# The shared job queue (issue 16). Per owner (a user, or an anonymous visitor's client IP):
+# jobs in flight (not yet ended; client-worked jobs excepted) and jobs created per minute, past
+# which creating a job answers 429 with Retry-After (0 turns a cap off); jobs handed to the task
+# broker at a time (the rest wait, in order, in the database, so one owner cannot fill the queue).
+PIPELINE_MAX_JOBS_IN_FLIGHT = env.int("PIPELINE_MAX_JOBS_IN_FLIGHT", default=5)
+PIPELINE_MAX_JOBS_PER_MINUTE = env.int("PIPELINE_MAX_JOBS_PER_MINUTE", default=20)
+PIPELINE_MAX_DISPATCHED_PER_OWNER = max(1, env.int("PIPELINE_MAX_DISPATCHED_PER_OWNER", default=1))
+# CPU budget of user-supplied SCAD, estimated before rendering (pipeline/engines/scad/cost.py):
+# 100 000 is about 15 s of OpenSCAD 2021 CPU on overlapping unions; the templates cost < 10 000.
+OPENSCAD_MAX_COST = env.int("OPENSCAD_MAX_COST", default=100_000)
 # RunPod serverless (remote engine "runpod" for text_to_3d and scad_render): off unless both are set.
 RUNPOD_API_KEY = env.str("RUNPOD_API_KEY", default="")
 RUNPOD_ENDPOINT_ID = env.str("RUNPOD_ENDPOINT_ID", default="")
@@ -386,6 +445,8 @@ RUNPOD_POLL_SECONDS = env.float("RUNPOD_POLL_SECONDS", default=2.0)
 # Stays below Q_TIMEOUT so the task ends (and cancels the remote job) before django-q2 kills it.
 RUNPOD_TIMEOUT_SECONDS = env.int("RUNPOD_TIMEOUT_SECONDS", default=540)
 RUNPOD_MAX_OUTPUT_BYTES = env.int("RUNPOD_MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
+# Largest file copied from any remote provider's output URL (an engine may set a smaller cap).
+PROVIDER_MAX_OUTPUT_BYTES = env.int("PROVIDER_MAX_OUTPUT_BYTES", default=200 * 1024 * 1024)
 # Signed download links: lifetime in seconds.
 PIPELINE_DOWNLOAD_URL_SECONDS = env.int("PIPELINE_DOWNLOAD_URL_SECONDS", default=900)
 # Media on S3 (django-storages): a private bucket, reached only through presigned URLs.
@@ -414,6 +475,8 @@ PIPELINE_UPLOAD_MAX_BYTES = env.int("PIPELINE_UPLOAD_MAX_BYTES", default=20 * 10
 # save working; above that, the largest upload limit plus 1 MiB for the form around it.
 MAX_REQUEST_BYTES = env.int("MAX_REQUEST_BYTES", default=max(64 * 1024 * 1024, max(PIPELINE_UPLOAD_MAX_BYTES, AVATAR_MAX_BYTES) + 1024 * 1024))
 PIPELINE_UPLOAD_MAX_PIXELS = env.int("PIPELINE_UPLOAD_MAX_PIXELS", default=40_000_000)
+# Wall-clock (and CPU) seconds ffprobe/ffmpeg may spend proving that an uploaded video is one.
+PIPELINE_UPLOAD_PROBE_SECONDS = env.int("PIPELINE_UPLOAD_PROBE_SECONDS", default=20)
 # Moderation: "local" rules, or "openai" (omni-moderation-latest; needs OPENAI_API_KEY).
 MODERATION_BACKEND = env.str("MODERATION_BACKEND", default="local")
 OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
