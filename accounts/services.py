@@ -17,9 +17,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from PIL import Image, UnidentifiedImageError
 
-from mozukai_hub.api.errors import Conflict
-
+from .deletion import user_deletion_steps
 from .models import User, normalize_email, username_validator
+from .tokens import tokens_revoke_all
 
 AVATAR_SIZE = 512
 AVATAR_MAX_PIXELS = 40_000_000
@@ -182,27 +182,10 @@ def user_delete(*, user: User) -> None:
     * Every refresh token is blacklisted; access tokens and sessions of a deleted user are
       refused anyway.
     """
-    # The other apps' services are imported here: accounts sits below them in the dependency
-    # order (accounts <- billing <- pipeline <- catalog), and only deletion reaches up.
-    from billing.services.ledger import credit_account_close
-    from catalog.services.orders import orders_detach_user
-    from pipeline.models import Job
-    from pipeline.services import job_cancel
-    from pipeline.services.assets import assets_delete_for_user
-    from pipeline.transitions import TERMINAL
-
-    from .tokens import tokens_revoke_all
-
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
-        for job in Job.objects.filter(owner=user).exclude(status__in=TERMINAL).order_by("pk"):
-            try:
-                job_cancel(job=job)
-            except Conflict:  # it finished meanwhile: its credits are settled or released already
-                pass
-        orders_detach_user(user=user)
-        credit_account_close(user=user)
-        assets_delete_for_user(user=user)
+        for step in user_deletion_steps():
+            step.run(user=user)
         tokens_revoke_all(user=user)
         avatar = user.avatar.name if user.avatar else None
         storage = user.avatar.storage

@@ -9,12 +9,19 @@ class PipelineConfig(AppConfig):
 
     def ready(self):
         # Each kind's engines declare its price; billing quotes from the registry they fill.
+        from accounts.deletion import user_deletion_step_register
         from billing.pricing import price_register
 
         from .engines import engine_prices
+        from .services.assets import assets_delete_for_user
+        from .services.deletion import jobs_cancel_for_user
 
         for kind, credits in engine_prices().items():
             price_register(kind, credits)
+        # Account deletion: jobs first (their holds go back before billing closes the account),
+        # uploads and outputs last (files deleted after commit).
+        user_deletion_step_register(name="pipeline.jobs", order=10, run=jobs_cancel_for_user)
+        user_deletion_step_register(name="pipeline.assets", order=40, run=assets_delete_for_user)
         checks.register(check_task_retry_outlasts_jobs)
 
 

@@ -6,6 +6,7 @@ through the API; everything is checked in the database and in storage afterwards
 """
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
@@ -151,3 +152,15 @@ def test_cookie_signed_in_deletion_needs_csrf_and_ends_the_session():
     assert response.status_code == 204
     assert not User.objects.filter(pk=user.pk).exists()
     assert client.get("/api/v1/auth/me").status_code == 401
+
+
+def test_each_app_registers_its_deletion_step_jobs_before_the_ledger_closes():
+    """accounts imports none of the apps above it: they register their steps. Unfinished jobs
+    are cancelled (holds released) before billing closes the credit account."""
+    from accounts.deletion import user_deletion_steps
+
+    names = [step.name for step in user_deletion_steps()]
+    assert names == ["pipeline.jobs", "catalog.orders", "billing.credit_account", "pipeline.assets"]
+    accounts_dir = Path(__file__).resolve().parents[1]
+    accounts_sources = " ".join(path.read_text() for path in accounts_dir.glob("*.py"))
+    assert "from catalog" not in accounts_sources and "from pipeline" not in accounts_sources
