@@ -3,7 +3,7 @@
 A file's first bytes only choose the parser (`pipeline.sniff`). Each format is then read in full
 by the library that reads it, and a fresh file is written from what was read:
 
-* images (PNG, JPEG, WebP): Pillow decodes every pixel (within PIPELINE_UPLOAD_MAX_PIXELS), applies
+* images (PNG, JPEG incl. multi-frame MPO: its first frame, WebP): Pillow decodes every pixel (within PIPELINE_UPLOAD_MAX_PIXELS), applies
   the EXIF orientation, converts to sRGB, and saves a new file in the same format with no EXIF
   (GPS included), comments, XMP or ICC chunks;
 * meshes (STL ascii/binary, PLY, GLB, OBJ): trimesh loads them and exports binary STL, binary PLY,
@@ -20,6 +20,7 @@ So HTML or script appended to, or hidden inside, an upload never reaches storage
 import io
 import json
 import shutil
+import struct
 import tempfile
 import wave
 from collections.abc import Iterator
@@ -35,7 +36,11 @@ from mozukai_hub.sandbox import ProgramMissing, ProgramResult, ProgramTimeout, r
 
 from .sniff import ACCEPTED, MESH_TYPES, Rejected, sniff_type
 
-IMAGE_FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "WEBP": ("webp", "image/webp")}
+# Pillow names a JPEG that carries more than one frame (Multi-Picture Format: what many phones and
+# cameras write, the extra frames being previews or depth maps) "MPO". It is a JPEG: its first
+# frame, the photo, is what is read and stored, re-encoded as a plain JPEG.
+IMAGE_FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "MPO": ("jpg", "image/jpeg"),
+                 "WEBP": ("webp", "image/webp")}
 # The one type each asset type is served with (downloads never echo a stored or declared type).
 CONTENT_TYPES = {
     "png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "glb": "model/gltf-binary", "stl": "model/stl",
@@ -185,12 +190,102 @@ def _glb_rebuilt(scene):
     return clean
 
 
+# Bytes one value of each PLY scalar type takes in a binary file (a list costs at least its count).
+_PLY_TYPE_BYTES = {
+    "char": 1, "uchar": 1, "int8": 1, "uint8": 1, "short": 2, "ushort": 2, "int16": 2, "uint16": 2,
+    "int": 4, "uint": 4, "int32": 4, "uint32": 4, "float": 4, "float32": 4, "double": 8, "float64": 8,
+}
+_GLB_COMPONENT_BYTES = {5120: 1, 5121: 1, 5122: 2, 5123: 2, 5125: 4, 5126: 4}
+_GLB_COMPONENTS = {"SCALAR": 1, "VEC2": 2, "VEC3": 3, "VEC4": 4, "MAT2": 4, "MAT3": 9, "MAT4": 16}
+
+
+def _ply_declared_counts_check(raw: bytes) -> None:
+    """Every element a PLY header declares must fit in the bytes (binary) or lines (ASCII) after it."""
+    end = raw.find(b"end_header")
+    if end < 0:
+        raise Rejected("The PLY header has no end_header line.")
+    newline = raw.find(b"\n", end)
+    body = raw[newline + 1:] if newline >= 0 else b""
+    lines = raw[:end].decode("latin-1").splitlines()
+    is_ascii = len(lines) > 1 and "ascii" in lines[1].lower()
+    elements: list[list[int]] = []  # per element: [declared count, minimum bytes of one]
+    for line in lines[2:]:
+        words = line.split()
+        if len(words) == 3 and words[0] == "element":
+            if not words[2].isdigit():
+                raise Rejected("The PLY header declares an element count that is not a number.")
+            elements.append([int(words[2]), 0])
+        elif words[:1] == ["property"] and elements:
+            # `property float x`, or `property list uchar int vertex_indices` (at least the count)
+            type_name = words[2] if len(words) >= 5 and words[1] == "list" else words[1] if len(words) >= 2 else ""
+            elements[-1][1] += _PLY_TYPE_BYTES.get(type_name, 1)
+    declared = sum(count for count, _ in elements)
+    if is_ascii:
+        # One element per line.
+        available = max(body.count(b"\n"), body.count(b"\r")) + 1
+        if declared > available:
+            raise Rejected(f"The PLY header declares {declared} elements; the file has {available} lines.")
+    else:
+        needed = sum(count * max(1, width) for count, width in elements)
+        if needed > len(body):
+            raise Rejected(f"The PLY header declares elements taking at least {needed} bytes; "
+                           f"the file has {len(body)} after its header.")
+
+
+def _glb_declared_sizes_check(raw: bytes) -> None:
+    """The GLB header's length, every chunk and every accessor must fit in the file."""
+    if len(raw) < 20:
+        raise Rejected("The GLB file is shorter than its header.")
+    _, length = struct.unpack_from("<II", raw, 4)
+    if not 20 <= length <= len(raw):
+        raise Rejected(f"The GLB header declares {length} bytes; the file has {len(raw)}.")
+    offset, chunks = 12, []
+    while offset < length:
+        if offset + 8 > length:
+            raise Rejected("A GLB chunk header runs past the end of the file.")
+        chunk_length, chunk_type = struct.unpack_from("<II", raw, offset)
+        if offset + 8 + chunk_length > length:
+            raise Rejected(f"A GLB chunk declares {chunk_length} bytes, past the end of the file.")
+        chunks.append((chunk_type, raw[offset + 8:offset + 8 + chunk_length]))
+        offset += 8 + chunk_length
+    if not chunks or chunks[0][0] != 0x4E4F534A:  # "JSON"
+        raise Rejected("The GLB file does not start with its JSON chunk.")
+    tree = json.loads(chunks[0][1])
+    accessors = tree.get("accessors", []) if isinstance(tree, dict) else []
+    for index, accessor in enumerate(accessors if isinstance(accessors, list) else []):
+        if not isinstance(accessor, dict):
+            continue
+        count = accessor.get("count", 0)
+        width = _GLB_COMPONENT_BYTES.get(accessor.get("componentType"), 1) * _GLB_COMPONENTS.get(accessor.get("type"), 1)
+        if not isinstance(count, int) or count < 0 or count * width > len(raw):
+            raise Rejected(f"GLB accessor {index} declares more data than the file holds.")
+
+
+def _mesh_declared_sizes_check(raw: bytes, asset_type: str) -> None:
+    """Counts a mesh file declares must fit in its size, checked before any parser allocates for them.
+
+    trimesh runs in the web process without a memory or CPU limit of its own, so a header that
+    declares billions of elements in a few bytes is refused here. OBJ declares no counts: what it
+    holds is bounded by its size."""
+    if asset_type == "ply":
+        _ply_declared_counts_check(raw)
+    elif asset_type == "glb":
+        _glb_declared_sizes_check(raw)
+    elif asset_type == "stl" and not raw.lstrip().startswith(b"solid"):
+        # Binary (an ASCII STL starts with `solid`; a binary header may too, then either form must hold).
+        triangles = int.from_bytes(raw[80:84], "little") if len(raw) >= 84 else -1
+        if 84 + 50 * triangles != len(raw):
+            raise Rejected("The binary STL's triangle count does not match its size (84 + 50 bytes a triangle).")
+
+
 def _mesh(fileobj, asset_type: str, tmp: Path) -> CleanUpload:
     import trimesh
 
     fileobj.seek(0)
-    data = io.BytesIO(fileobj.read())
+    raw = fileobj.read()
+    data = io.BytesIO(raw)
     with _parsing(f"a {asset_type.upper()} mesh"):
+        _mesh_declared_sizes_check(raw, asset_type)
         # A file object, never a path: trimesh then has no resolver and reads no other file
         # (OBJ `mtllib`, glTF buffer URIs) and nothing from the network.
         if asset_type == "glb":

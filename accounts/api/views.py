@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from rest_framework_simplejwt.tokens import AccessToken
 
 from mozukai_hub.api.errors import ApplicationError
+from mozukai_hub.api.parsers import JSONParser
 from mozukai_hub.api.throttling import ClientIPScopedRateThrottle, UserRateThrottle
 
 from .. import services, tokens
@@ -36,10 +37,16 @@ TOKENS_RESPONSE = inline_serializer(
 
 
 class CredentialsAPIView(APIView):
-    """Endpoints that take credentials in the body rather than the Authorization header."""
+    """Endpoints that take credentials in the body rather than the Authorization header.
+
+    JSON bodies only: a page on another site can auto-submit a urlencoded or multipart form to
+    any URL (no CORS preflight), and sign-in sets the session cookie, so a form would sign the
+    victim's browser in to the attacker's account (login CSRF). A cross-site `application/json`
+    body needs a preflight, which CORS refuses to other origins; a form body is a 415."""
 
     permission_classes = [AllowAny]
     authentication_classes = []
+    parser_classes = [JSONParser]
 
     def get_authenticate_header(self, request):
         # With no authenticator DRF would turn a refused credential into a 403; it is a 401.

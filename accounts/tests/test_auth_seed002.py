@@ -5,6 +5,8 @@ on an HttpOnly session cookie: `GET /api/auth/me` works by that cookie alone. Un
 with the cookie need the CSRF token; logout by cookie is POST with it, and clears the cookie.
 """
 
+from urllib.parse import urlencode
+
 import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
@@ -53,6 +55,40 @@ def test_login_sets_the_httponly_session_cookie_and_me_works_by_it(path):
     assert cookie.value and cookie["httponly"]
     me = client.get("/api/v1/auth/me")  # no Authorization header: the cookie alone
     assert me.status_code == 200 and me.json()["email"] == user.email
+
+
+@pytest.mark.parametrize("path", ["/api/v1/auth/login", "/api/v1/auth/signin", "/api/v1/auth/google",
+                                  "/api/v1/auth/register", "/api/v1/auth/signup", "/api/v1/auth/refresh"])
+@pytest.mark.parametrize("form", ["urlencoded", "multipart"])
+def test_credential_endpoints_refuse_form_bodies_so_no_cross_site_form_signs_anyone_in(path, form, google_certs):  # noqa: F811
+    """Login CSRF: a page on another site auto-submits a form (no CORS preflight for form bodies)
+    with the attacker's credentials; had it worked, the victim's browser would hold the
+    attacker's session cookie. Only JSON (which needs a preflight cross-site) is accepted."""
+    user = make_user()
+    body = {"email": user.email, "password": PASSWORD, "id_token": id_token(), "name": "Eve",
+            "refresh_token": "x"}
+    client = cookie_client()
+    if form == "urlencoded":
+        response = client.generic("POST", path, urlencode(body), content_type="application/x-www-form-urlencoded",
+                                  HTTP_ORIGIN="https://evil.example", HTTP_SEC_FETCH_SITE="cross-site")
+    else:
+        response = client.post(path, body, format="multipart", HTTP_ORIGIN="https://evil.example")
+    assert response.status_code == 415, response.content
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert settings.SESSION_COOKIE_NAME not in response.cookies
+    assert client.get("/api/v1/auth/me").status_code == 401
+    assert User.objects.filter(full_name="Eve").count() == 0
+
+
+def test_login_by_json_still_sets_the_session_cookie_after_a_refused_form():
+    user = make_user()
+    client = cookie_client()
+    refused = client.generic("POST", "/api/v1/auth/login", urlencode({"email": user.email, "password": PASSWORD}),
+                             content_type="application/x-www-form-urlencoded")
+    assert refused.status_code == 415 and settings.SESSION_COOKIE_NAME not in refused.cookies
+    response = client.post("/api/v1/auth/login", {"email": user.email, "password": PASSWORD}, format="json")
+    assert response.status_code == 200 and response.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 def test_unsafe_calls_by_cookie_need_the_csrf_token():

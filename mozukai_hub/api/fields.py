@@ -4,8 +4,11 @@
   surrogate and no NUL character in any string or key. The API's JSON parser (`parsers.JSONParser`)
   and the JSON fields of form posts both go through it, so neither a RecursionError, a string that
   cannot be encoded (a lone surrogate: stored on SQLite, then unreadable for ever) nor a NUL
-  (PostgreSQL refuses it in `text` and `jsonb`) reaches a view. Errors name the path of the value
-  (`params.prompt`, `metadata_json.tags.0`), never echo it.
+  (PostgreSQL refuses it in `text` and `jsonb`) reaches a view. Numbers must be finite: `1e999`
+  is valid JSON text but parses to `inf`, which Django writes as `Infinity` (not JSON: PostgreSQL
+  refuses it, a 500), and a row that holds `1e999` reads back as inf, which DRF's strict JSON
+  rendering cannot write (every later read a 500).
+  Errors name the path of the value (`params.prompt`, `metadata_json.tags.0`), never echo it.
 * JSON fields (`JSONField`): each value at most API_JSON_FIELD_MAX_BYTES encoded,
   API_JSON_FIELD_MAX_DEPTH deep and API_JSON_FIELD_MAX_ITEMS keys and array items in all.
 * Integers (`BoundedIntegerField`, `query_int`): within [-API_INTEGER_MAX, API_INTEGER_MAX] unless
@@ -18,6 +21,7 @@ onto these fields, so a serializer written tomorrow is covered without knowing t
 from __future__ import annotations
 
 import json
+import math
 import re
 
 from django.conf import settings
@@ -29,6 +33,7 @@ _BAD_CHARACTER = re.compile("[\x00\ud800-\udfff]")
 # strict UTF-8, which has no surrogates; a raw NUL is invalid JSON inside a string).
 _BAD_ESCAPE = re.compile(rb"\\u(?:[dD][89a-fA-F]|0000)")
 _PATH_PART_CHARS = 64
+_NOT_FINITE = "This number is not finite (1e999 overflows to infinity); JSON numbers must be finite."
 
 
 class JSONInputError(Exception):
@@ -62,12 +67,17 @@ def check_json_value(value, *, max_depth: int, max_items: int | None = None, che
                      path: str = "") -> int:
     """Walk a parsed JSON value without recursion; raise JSONInputError at the first value that
     is nested deeper than `max_depth` (containers count: `[]` is depth 1), has more than
-    `max_items` keys and items in all, or (with `check_text`) holds a NUL or a lone surrogate in
-    a string or key. Returns the number of keys and items seen."""
+    `max_items` keys and items in all, is a number that is not finite (inf, -inf, nan: JSON
+    has no such number), or (with `check_text`) holds a NUL or a lone surrogate in a string or
+    key. Returns the number of keys and items seen."""
     items = 0
     stack = [(value, path, 0)]
     while stack:
         node, where, depth = stack.pop()
+        if isinstance(node, float):
+            if not math.isfinite(node):
+                raise JSONInputError(where, _NOT_FINITE)
+            continue
         if isinstance(node, str):
             if check_text and _BAD_CHARACTER.search(node):
                 raise JSONInputError(where, f"This value {_bad_text_message(node)}")
@@ -104,8 +114,18 @@ def json_loads_checked(raw: bytes | str, *, max_depth: int | None = None):
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ParseError(f"JSON parse error - the body is not UTF-8 ({exc.reason}).") from None
+    not_finite = []
+
+    def parse_float(text: str) -> float:
+        # `1e999` and `-1e999` are valid JSON numbers that overflow to ±inf; they are refused by
+        # the walk below, which names their path.
+        number = float(text)
+        if not math.isfinite(number):
+            not_finite.append(text)
+        return number
+
     try:
-        value = json.loads(raw, parse_constant=_refuse_constant)
+        value = json.loads(raw, parse_constant=_refuse_constant, parse_float=parse_float)
     except RecursionError:
         # The decoder's own guard (it stops at the interpreter's recursion limit, long before
         # the stack is at risk); the limit below is the one the API promises.
@@ -116,7 +136,7 @@ def json_loads_checked(raw: bytes | str, *, max_depth: int | None = None):
     # a NUL or a lone surrogate as a \u escape (or, from a form field, as the character itself).
     deep = encoded.count(b"[") + encoded.count(b"{") > max_depth
     text = bool(_BAD_ESCAPE.search(encoded)) or b"\x00" in encoded or bool(_BAD_CHARACTER.search(raw))
-    if deep or text:
+    if deep or text or not_finite:
         check_json_value(value, max_depth=max_depth, check_text=text)
     return value
 

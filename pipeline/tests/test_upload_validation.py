@@ -10,6 +10,7 @@ import json
 import shutil
 import struct
 import subprocess
+import time
 import wave
 import zlib
 from pathlib import Path
@@ -194,6 +195,49 @@ def test_a_mesh_with_no_faces_or_nan_vertices_is_refused(auth_client, user, sett
         assert_refused(upload(auth_client, data, name=name), settings)
 
 
+def glb_with_accessor_count(count: int) -> bytes:
+    def edit(tree):
+        tree["accessors"][0]["count"] = count
+    return glb_with_json(edit)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("data, name, reason", [
+    # A few bytes declaring 2**40 vertices: refused from the header, before trimesh allocates.
+    (b"ply\nformat binary_little_endian 1.0\nelement vertex 1099511627776\nproperty float x\nproperty float y\n"
+     b"property float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n" + b"\0" * 64, "big.ply",
+     "declares elements taking at least 13194139533313 bytes"),
+    (b"ply\nformat ascii 1.0\nelement vertex 1099511627776\nproperty float x\nproperty float y\nproperty float z\n"
+     b"element face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n0 1 0\n3 0 1 2\n", "big.ply",
+     "declares 1099511627777 elements; the file has 5 lines"),
+    (b"ply\nformat binary_little_endian 1.0\nelement vertex -3\nproperty float x\nend_header\n", "neg.ply", "not a number"),
+    (b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\n", "noend.ply", "no end_header"),
+    # GLB: a length, a chunk or an accessor past the end of the file.
+    (b"glTF" + struct.pack("<II", 2, 2**31) + struct.pack("<I", 8) + b"JSON{}      ", "long.glb", "header declares 2147483648 bytes"),
+    (b"glTF" + struct.pack("<II", 2, 40) + struct.pack("<I", 2**31) + b"JSON" + b"{}" + b" " * 18, "chunk.glb", "chunk declares 2147483648 bytes"),
+    (glb_with_accessor_count(2**40), "accessor.glb", "accessor 0 declares more data"),
+])
+def test_mesh_headers_declaring_more_than_the_file_holds_are_refused_quickly(auth_client, user, settings, data, name,
+                                                                             reason):
+    """Refused by the size check on the declared counts (the reason says so), before trimesh,
+    which has no memory or CPU limit in the web process, parses anything."""
+    started = time.monotonic()
+    response = upload(auth_client, data, name=name)
+    assert_refused(response, settings)
+    assert reason in str(response.json()["error"]["fields"]["file"]), response.content
+    assert time.monotonic() - started < 5
+
+
+def test_a_binary_stl_whose_triangle_count_disagrees_with_its_size_is_refused():
+    from pipeline.uploads import _mesh_declared_sizes_check
+
+    good = mesh_bytes("stl")
+    _mesh_declared_sizes_check(good, "stl")  # a real export passes
+    for bad in (good[:-50], good + b"\0" * 50, good[:80] + struct.pack("<I", 2**31) + good[84:]):
+        with pytest.raises(Rejected, match="triangle count"):
+            _mesh_declared_sizes_check(bad, "stl")
+
+
 # --- images ------------------------------------------------------------------------------------------
 
 
@@ -208,6 +252,32 @@ def test_jpeg_with_html_appended_or_inside_is_re_encoded(auth_client, user):
         with Image.open(io.BytesIO(stored)) as image:
             image.load()
             assert image.format == "JPEG" and image.size == (16, 12) and "comment" not in image.info
+
+
+@pytest.mark.django_db
+def test_a_multi_picture_jpeg_from_a_phone_is_stored_as_a_plain_jpeg_of_its_first_frame(auth_client, user):
+    """Pillow reads many phone and camera photos as "MPO" (a JPEG with preview or depth frames
+    after the photo); they are ordinary photos."""
+    buffer = io.BytesIO()
+    photo = Image.new("RGB", (16, 12), (200, 40, 40))
+    preview = Image.new("RGB", (8, 6), (20, 200, 40))
+    photo.save(buffer, "MPO", save_all=True, append_images=[preview])
+    data = buffer.getvalue()
+    assert data[:3] == b"\xff\xd8\xff"
+    with Image.open(io.BytesIO(data)) as opened:
+        assert opened.format == "MPO" and opened.n_frames == 2
+
+    response = upload(auth_client, data, name="IMG_0001.JPG")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["asset_type"] == "jpg" and (body["width"], body["height"]) == (16, 12)
+    stored = stored_bytes(body["id"])
+    assert stored.count(b"\xff\xd8\xff") == 1 and b"MPF" not in stored  # one picture, no MP index
+    with Image.open(io.BytesIO(stored)) as image:
+        assert image.format == "JPEG" and image.size == (16, 12) and getattr(image, "n_frames", 1) == 1
+        red, green, _ = image.convert("RGB").getpixel((8, 6))
+    assert red > 150 and green < 100  # the photo, not the preview
+    assert Asset.objects.get(pk=body["id"]).content_type == "image/jpeg"
 
 
 @pytest.mark.django_db

@@ -1,6 +1,8 @@
 """Find rows whose text or JSON holds what the API now refuses at its door: a lone UTF-16
 surrogate (SQLite stored such JSON; reading the row back then fails to encode, so the owner's
-list and the admin page answer 500) or a NUL character (PostgreSQL refuses it; SQLite keeps it).
+list and the admin page answer 500), a NUL character (PostgreSQL refuses it; SQLite keeps it) or, in
+JSON, a number that is not finite (SQLite keeps the text `1e999`; read back it is inf, which
+the API cannot render as JSON, so every read of the row answers 500).
 
 Reads every JSON, char and text column of the project's own models with plain SQL (so a row
 Django could not decode is still read) and exits non-zero naming each poisoned row, for cron
@@ -18,7 +20,7 @@ from django.db import connections, models
 from mozukai_hub.api.fields import JSONInputError, check_json_value
 
 _TEXT_FIELDS = (models.CharField, models.TextField, models.JSONField)
-_DEEP = 10**6  # the data check reports text, not depth (the API bounds depth on the way in)
+_DEEP = 10**6  # the data check reports text and numbers, not depth (the API bounds depth on the way in)
 
 
 def project_models():
@@ -56,7 +58,8 @@ def row_problem(field: models.Field, raw) -> str | None:
 
 
 class Command(BaseCommand):
-    help = "Report rows whose text or JSON columns hold a NUL character or a lone UTF-16 surrogate."
+    help = ("Report rows whose text or JSON columns hold a NUL character or a lone UTF-16 surrogate, "
+            "or whose JSON holds a number that is not finite.")
 
     def add_arguments(self, parser):
         parser.add_argument("--database", default="default")
@@ -84,6 +87,7 @@ class Command(BaseCommand):
                                 found += 1
                                 self.stderr.write(f"{meta.label} {meta.pk.name}={pk} {field.name} {problem}")
         if found:
-            raise CommandError(f"{found} stored values hold a NUL character or a lone UTF-16 surrogate "
-                               f"({scanned} rows read).")
-        self.stdout.write(f"OK: {scanned} rows read; no NUL character or lone UTF-16 surrogate in text or JSON.")
+            raise CommandError(f"{found} stored values hold a NUL character, a lone UTF-16 surrogate or a number "
+                               f"that is not finite ({scanned} rows read).")
+        self.stdout.write(f"OK: {scanned} rows read; no NUL character or lone UTF-16 surrogate in text or JSON, "
+                          "no number in JSON that is not finite.")
