@@ -7,7 +7,7 @@ the outermost of our N proxies saw, i.e. the N-th entry counted from the right. 
 the client. Throttles, allauth and free credits all call this function.
 """
 
-from ipaddress import ip_address
+from ipaddress import IPv6Address, ip_address
 
 from django.conf import settings
 
@@ -48,3 +48,17 @@ def client_ip_for_scope(scope: dict) -> str | None:
     forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1") or None
     client = scope.get("client") or (None, None)
     return client_ip_from(remote_addr=client[0], forwarded_for=forwarded)
+
+
+def client_ip_subject(ip: str) -> str:
+    """Whom an address stands for, where an address becomes an owner (free credits, a
+    visitor's jobs): an IPv4 address as is; an IPv6 address as its /64 network, written as the
+    network's address ("2001:db8:1:2::", a valid address a GenericIPAddressField stores), since
+    one subscriber is routinely given a whole /64; an IPv4-mapped IPv6 address as the IPv4 one.
+    """
+    address = ip_address(str(ip).strip())
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(IPv6Address(int(address) >> 64 << 64))  # the /64 network (any zone id dropped)
+    return str(address)

@@ -1,7 +1,9 @@
 """Who a job belongs to: a signed-in user, or an anonymous visitor known by client IP and a token.
 
 A visitor's job is charged to the free credits of the visitor's address; reading it needs the
-token handed out (once) when it was created. Only a hash of the token is stored.
+token handed out (once) when it was created. Only a hash of the token is stored. Where the
+address becomes the owner (admission, `Job.visitor_ip`, the free credits) it is taken as its
+subject, `mozukai_hub.client_ip.client_ip_subject`: an IPv6 address stands for its /64.
 """
 
 import hashlib

@@ -32,13 +32,18 @@ def job_run(job_id: str) -> str:
             ctx.checkpoint()
             services.job_finish(job_id=job.pk, lease_token=lease_token, result=result)
             return "completed"
-        except services.JobAborted as exc:
+        except (services.JobAborted, Job.DoesNotExist) as exc:
+            # Cancelled, taken over, or deleted with its owner's account while it ran.
             logger.info("job %s stopped: %s", job_id, exc)
             return "aborted"
         except EngineError as exc:
             _fail(job.pk, lease_token, str(exc), exc.error_type)
             return "failed"
         except Exception as exc:
+            if not Job.objects.filter(pk=job.pk).exists():
+                # The row went (its owner's account was deleted) under a write: not a crash.
+                logger.info("job %s stopped: deleted (%s)", job_id, type(exc).__name__)
+                return "aborted"
             logger.exception("job %s crashed", job_id)
             _fail(job.pk, lease_token, f"Internal error: {type(exc).__name__}", "internal")
             return "failed"

@@ -7,7 +7,8 @@ Each kind walks the subset it needs, so from `processing` on a job may skip forw
 Who may move a job: the worker running it (the services), and its owner through the API. What
 the owner may ask for is `client_transitions`, read by PATCH …/status, POST …/complete and
 `valid-transitions` alike: a job whose worker is the client (engine `client`) may be walked
-through the whole table; a job a server engine runs may only be cancelled.
+through the table, except into `validating` and `queued`, which only moderation sets (POST
+…/start, `job_start`); a job a server engine runs may only be cancelled.
 """
 
 STATUS_ORDER = [
@@ -26,6 +27,8 @@ TERMINAL = frozenset({STATUS_ORDER[-1], *ENDED_EARLY})
 ALL_STATUSES = [*STATUS_ORDER, *ENDED_EARLY]
 # Statuses in which a worker holds the job (a lease applies).
 WORKING = frozenset(STATUS_ORDER[STATUS_ORDER.index("processing") : -1])
+# Set only by moderation (`job_start`), never by an owner's PATCH: a job reaches them moderated.
+MODERATED = frozenset({"validating", "queued"})
 # Accepted spellings from clients (seed 001 says "running").
 ALIASES = {"running": "processing", "canceled": "cancelled", "done": "completed", "succeeded": "completed"}
 
@@ -54,10 +57,13 @@ def can_transition(current: str, target: str) -> bool:
 
 
 def client_transitions(status: str, *, client_worked: bool) -> list[str]:
-    """What the job's owner may set now: the table for a client-worked job, else only `cancelled`."""
+    """What the job's owner may set now: for a client-worked job the table less what only
+    moderation sets (a pending one is started with POST …/start), else only `cancelled`."""
     if status in TERMINAL:
         return []
-    return list(TRANSITIONS[status]) if client_worked else ["cancelled"]
+    if not client_worked:
+        return ["cancelled"]
+    return [target for target in TRANSITIONS[status] if target not in MODERATED]
 
 
 def stage_index(status: str) -> int:

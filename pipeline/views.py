@@ -17,6 +17,7 @@ from mozukai_hub.client_ip import client_ip
 from . import selectors, services, storage
 from .models import JobEvent
 from .owners import JobOwner
+from .transitions import TERMINAL
 
 # What a customer reads for each status in the job's log (static/pipeline/job.js gets the same
 # words through the page). Program output (`log` events) is for staff: the job's admin page.
@@ -103,6 +104,7 @@ def job_detail(request, job_id):
     return render(request, "pipeline/job_detail.html", {
         "job": job, "outputs": outputs, "glb": glb, "lines": lines, "step": step or job.stage.replace("_", " "),
         "status_words": json.dumps(STATUS_WORDS),
+        "terminal_statuses": json.dumps(sorted(TERMINAL)),
     })
 
 

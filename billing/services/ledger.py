@@ -36,6 +36,7 @@ from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections,
 from django.utils import timezone
 
 from mozukai_hub.api.errors import Conflict, PaymentRequired
+from mozukai_hub.client_ip import client_ip_subject
 from mozukai_hub.db import fetchone_prepared  # the hot statements are planned once per connection
 from mozukai_hub.ids import uuid7
 
@@ -108,8 +109,10 @@ def _account_for_ip(client_ip: str) -> CreditAccount:
     """The anonymous account of `client_ip`, created with its free credits the first time.
 
     Creation and grant are one transaction; the unique `client_ip` makes a concurrent
-    creator wait and then find the committed account, so an address is granted once.
+    creator wait and then find the committed account, so an address is granted once. The
+    account is the address's subject (`client_ip_subject`): one IPv6 /64 is one visitor.
     """
+    client_ip = client_ip_subject(client_ip)
     account = CreditAccount.objects.filter(client_ip=client_ip).first()
     if account is not None:
         return account
@@ -291,7 +294,7 @@ def _owner_of(*, user, client_ip: str | None) -> tuple[str, object]:
         return "user_id", user.pk
     if not client_ip:
         raise ValidationError({"client_ip": ["The client address is unknown; free credits need it."]})
-    return "client_ip", client_ip
+    return "client_ip", client_ip_subject(client_ip)
 
 
 def _ensure_account(owner: tuple[str, object]) -> CreditAccount:
@@ -414,6 +417,7 @@ def _spend_locked(*, free_id: int, own_id: int, kind: str, amount: int, key: str
 def _spend_pools(*, user_id, client_ip: str, kind: str, amount: int, key: str, reference: str, reason: str,
                  may_replay: bool = True) -> Movement:
     """A signed-in caller with a client IP: the free credits of the address, then its own."""
+    client_ip = client_ip_subject(client_ip)
     db = connections[DEFAULT_DB_ALIAS]
     if db.vendor == "postgresql":
         params = {"n": amount, "key": key, "kind": str(kind), "reference": reference, "reason": reason[:500],

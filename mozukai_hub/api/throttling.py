@@ -17,7 +17,7 @@ import uuid
 from rest_framework import throttling
 from rest_framework.settings import api_settings
 
-from mozukai_hub.client_ip import client_ip
+from mozukai_hub.client_ip import client_ip, client_ip_subject
 
 # KEYS[1]: the history (a sorted set of request timestamps). ARGV: now, duration (s), limit,
 # a unique member for this request. Returns {allowed 0/1, requests in the window, oldest one}.
@@ -71,7 +71,9 @@ class _LiveRatesMixin:
         return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
 
     def get_ident(self, request):
-        return client_ip(request) or "unknown"
+        # Per subscriber, not per address: one IPv6 /64 is one client (as for free credits).
+        ip = client_ip(request)
+        return client_ip_subject(ip) if ip else "unknown"
 
 
 # `_AtomicSlidingWindow` comes last so that it sits right above SimpleRateThrottle in the MRO:

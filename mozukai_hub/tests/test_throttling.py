@@ -84,3 +84,16 @@ def test_concurrent_attempts_never_pass_the_limit(settings):
     for thread in threads:
         thread.join()
     assert sorted(answers) == [False] * 45 + [True] * 5
+
+
+def test_one_ipv6_64_network_is_one_client(settings):
+    """A subscriber routinely holds a whole IPv6 /64: its addresses share one throttle window
+    (as they share free credits); another /64 has its own."""
+    _rates(settings, auth="2/min")
+
+    def allowed(address):
+        return ClientIPScopedRateThrottle().allow_request(_anonymous_request(address), _SignIn())
+
+    assert allowed("2001:db8:1:2::1") and allowed("2001:db8:1:2::ffff")
+    assert not allowed("2001:db8:1:2:abcd::7")  # same /64, third attempt
+    assert allowed("2001:db8:1:3::1")  # the next /64 is someone else

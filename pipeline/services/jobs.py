@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from mozukai_hub.api.errors import ApplicationError, Conflict, TooManyRequests
+from mozukai_hub.client_ip import client_ip_subject
 
 from .. import moderation
 from ..engines import CLIENT, EngineError, engine_get, engine_resolve, job_task_timeout, job_time_limit
@@ -22,7 +23,7 @@ from ..models import Asset, Job, JobInput
 from ..owners import JobOwner, visitor_token_hash, visitor_token_new
 from ..queue import enqueue_job_run
 from ..selectors import asset_may_be_read_by_job, assets_for_owner
-from ..transitions import TERMINAL, WORKING, can_transition, client_transitions, normalize_status, stage_index
+from ..transitions import MODERATED, TERMINAL, WORKING, can_transition, client_transitions, normalize_status, stage_index
 from .credits import job_credits_end, job_credits_hold
 from .events import event_append
 
@@ -90,7 +91,7 @@ def job_create(
         _job_admit(**owner_key, client_worked=chosen.name == CLIENT)
         inputs = _inputs_resolve(owner=owner, asset_ids=chosen.input_asset_ids(params))
         job = Job(
-            owner=owner.user, visitor_ip=owner.client_ip if owner.is_visitor else None,
+            owner=owner.user, visitor_ip=owner_key["visitor_ip"],
             visitor_token_hash=visitor_token_hash(token) if token else "",
             session=session, kind=kind, engine=chosen.name, params=params,
             prompt=str(params.get("prompt", ""))[:4000], credit_cost=cost,
@@ -159,7 +160,13 @@ def job_transition(
     if target is None:
         raise ApplicationError(f"Unknown status {to!r}.", code="unknown_status")
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job_id)
+        job = Job.objects.select_for_update().filter(pk=job_id).first()
+        if job is None:
+            # Deleted meanwhile (its owner's account, with everything it owned): a worker stops
+            # quietly; anyone else is told it is gone.
+            if lease_token is not None:
+                raise JobAborted(f"job {job_id} was deleted")
+            raise ApplicationError("The job no longer exists.", code="not_found", status_code=404)
         if lease_token is not None and job.lease_token != lease_token:
             raise JobAborted(f"lease on job {job_id} lost")
         if expect_status is not None and job.status != expect_status:
@@ -173,6 +180,9 @@ def job_transition(
             if by_client and not job.client_worked and job.status not in TERMINAL:
                 message = (f"This job is run by the server (engine {job.engine!r}): you may only cancel it. "
                            f"Create a job with engine {CLIENT!r} to report its progress yourself.")
+            elif by_client and target in MODERATED and job.status not in TERMINAL:
+                message = (f"Only moderation moves a job to {target}: start a pending job with POST …/start "
+                           f"(this one is {job.status}).")
             else:
                 message = f"A {job.status} job cannot become {target}."
             raise Conflict(
@@ -278,14 +288,17 @@ def job_inputs_check(*, job: Job) -> None:
 # PIPELINE_MAX_DISPATCHED_PER_OWNER runs of one owner: the owner's other queued jobs wait in the
 # database and are handed over, oldest first, as the owner's dispatched ones end. Whatever one
 # owner queues, another owner's job waits for at most that many runs per other active owner.
-# An owner is a user, or an anonymous visitor's client IP (pipeline.owners).
+# An owner is a user, or an anonymous visitor's client IP, an IPv6 one as its /64 (pipeline.owners).
 
 # A job in flight ends when it ends: there is no exact time to tell a client, only a short wait.
 IN_FLIGHT_RETRY_AFTER_SECONDS = 5
 
 
 def _owner_key(owner: JobOwner) -> dict:
-    return {"owner_id": None, "visitor_ip": owner.client_ip} if owner.is_visitor else {"owner_id": owner.user.pk, "visitor_ip": None}
+    """A visitor is keyed by its address's subject (`client_ip_subject`): one IPv6 /64 is one visitor."""
+    if owner.is_visitor:
+        return {"owner_id": None, "visitor_ip": client_ip_subject(owner.client_ip)}
+    return {"owner_id": owner.user.pk, "visitor_ip": None}
 
 
 def _job_owner_key(job: Job) -> dict:
@@ -425,7 +438,9 @@ def job_claim(*, job_id, lease_token: uuid.UUID) -> Job | None:
     """Take the job for this run with one conditional UPDATE; None when it is not ours to run.
 
     Claimable: a server engine's job, queued, or working with an expired lease (its worker
-    died), and attempts left. The run's deadline is now + the kind's time limit.
+    died) and its deadline not passed (the reaper fails that one as timed out: a retried run
+    does not get a new time limit), and attempts left. The run's deadline is now + the kind's
+    time limit.
     """
     now = timezone.now()
     found = Job.objects.filter(pk=job_id).values_list("kind", "engine").first()
@@ -436,7 +451,8 @@ def job_claim(*, job_id, lease_token: uuid.UUID) -> Job | None:
         claimed = (
             Job.objects.filter(pk=job_id, attempts__lt=settings.PIPELINE_MAX_ATTEMPTS)
             .exclude(engine=CLIENT)
-            .filter(Q(status=Job.Status.QUEUED) | Q(status__in=WORKING, lease_expires_at__lt=now))
+            .filter(Q(status=Job.Status.QUEUED)
+                    | Q(Q(deadline_at__isnull=True) | Q(deadline_at__gt=now), status__in=WORKING, lease_expires_at__lt=now))
             .update(
                 status=Case(When(status=Job.Status.QUEUED, then=Value(Job.Status.PROCESSING)), default=F("status")),
                 # A message that reached a worker without a dispatch (a duplicate, an old one)
@@ -470,7 +486,9 @@ def job_lease_renew(*, job_id, lease_token: uuid.UUID) -> bool:
 
 def job_stage(*, job_id, lease_token: uuid.UUID, status: str) -> None:
     """Move forward to a working stage; a rerun that is already past it stays where it is."""
-    current = Job.objects.values_list("status", flat=True).get(pk=job_id)
+    current = Job.objects.filter(pk=job_id).values_list("status", flat=True).first()
+    if current is None:
+        raise JobAborted(f"job {job_id} was deleted")
     if stage_index(current) >= stage_index(status):
         return
     job_transition(job_id=job_id, to=status, lease_token=lease_token)
@@ -512,8 +530,9 @@ def job_reap_expired() -> dict:
     retried, failed = [], []
     server = Job.objects.exclude(engine=CLIENT)
     expired = server.filter(status__in=WORKING, lease_expires_at__lt=now).values_list(
-        "id", "kind", "engine", "attempts", "deadline_at")
-    for job_id, kind, engine, attempts, deadline_at in expired:
+        "id", "kind", "engine", "attempts", "deadline_at", "lease_token", "dispatched_at")
+    lease_period_ago = now - timedelta(seconds=settings.PIPELINE_LEASE_SECONDS)
+    for job_id, kind, engine, attempts, deadline_at, lease_token, dispatched_at in expired:
         if deadline_at is not None and deadline_at < now:
             limit = job_time_limit(kind=kind, name=engine)
             if _reap_fail(job_id=job_id, error_type="timeout", error=f"The run took longer than its {limit} s limit.",
@@ -524,8 +543,15 @@ def job_reap_expired() -> dict:
                           expect_lease_expired_before=now):
                 failed.append(str(job_id))
         else:
-            _enqueue(job_id, kind, engine)  # the claim's conditional UPDATE makes a duplicate harmless
-            retried.append(str(job_id))
+            # The dead run is given up (its token cleared) and the job sent again: at once, then
+            # at most once per lease period while it waits for a worker (the dispatch time moves
+            # on), not on every pass. Conditional on what was read, so two reapers send it once;
+            # the claim's conditional UPDATE makes a duplicate harmless anyway.
+            due = lease_token is not None or dispatched_at is None or dispatched_at < lease_period_ago
+            if due and Job.objects.filter(pk=job_id, status__in=WORKING, lease_expires_at__lt=now, lease_token=lease_token,
+                                          dispatched_at=dispatched_at).update(lease_token=None, dispatched_at=now):
+                _enqueue(job_id, kind, engine)
+                retried.append(str(job_id))
     stale = now - timedelta(seconds=5 * settings.PIPELINE_LEASE_SECONDS)
     lost = server.filter(status=Job.Status.QUEUED, dispatched_at__lt=stale).values_list("id", "kind", "engine", "dispatched_at")
     for job_id, kind, engine, dispatched_at in lost:
@@ -565,7 +591,7 @@ def _reap_fail(*, job_id, error_type: str, error: str, **expect) -> bool:
     """Fail one job the reaper picked; False when it changed meanwhile (checked under its lock)."""
     try:
         job_transition(job_id=job_id, to=Job.Status.FAILED, error_type=error_type, error=error, **expect)
-    except Conflict as exc:
+    except ApplicationError as exc:  # Conflict: it changed; not_found: it was deleted
         logger.info("reaper left job %s alone: %s", job_id, exc.message)
         return False
     return True

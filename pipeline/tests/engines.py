@@ -66,3 +66,25 @@ class InputsScad(ScadRenderLocal):
 
 register(LongScad())
 register(InputsScad())
+
+
+class OrphanScad(ScadRenderLocal):
+    """Works without a checkpoint until its job row is gone (its owner's account deleted), then
+    logs a line and records a stage, as an engine between two checkpoints does."""
+
+    name = "orphan_test"
+
+    def run(self, ctx) -> dict:
+        from pipeline.models import Job
+
+        ctx.stage("processing")
+        ctx.progress(1, "waiting")
+        give_up = time.monotonic() + 20
+        while Job.objects.filter(pk=ctx.job.pk).exists() and time.monotonic() < give_up:
+            time.sleep(0.1)
+        ctx.log("still working")
+        ctx.stage("composing")
+        return {}
+
+
+register(OrphanScad())

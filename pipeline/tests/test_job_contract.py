@@ -58,7 +58,8 @@ def test_valid_transitions_is_exactly_what_patch_accepts(auth_client, user, engi
     listed = auth_client.get(f"/api/v1/jobs/{job_id}/valid-transitions").json()["valid_transitions"]
     assert auth_client.get(f"/api/v1/jobs/{job_id}").json()["valid_transitions"] == listed
     if engine == "client":
-        assert listed == TRANSITIONS[current]
+        # the table, less what only moderation sets (POST …/start)
+        assert listed == [target for target in TRANSITIONS[current] if target not in ("validating", "queued")]
     else:
         assert listed == ([] if current in TERMINAL else ["cancelled"])
     for target in ALL_STATUSES:
@@ -76,13 +77,14 @@ def test_valid_transitions_is_exactly_what_patch_accepts(auth_client, user, engi
 def test_owner_walks_a_client_job_through_every_state_by_patch(auth_client, user):
     job_id = auth_client.post("/api/v1/jobs", {"prompt": "a chair", "engine": "client", "start": False},
                               format="json").json()["id"]
-    walk = ["validating", "queued", "processing", "generating_images", "generating_video", "generating_audio",
-            "composing", "completed"]
+    # pending → validating → queued only through moderation (POST …/start), the rest by PATCH
+    assert auth_client.post(f"/api/v1/jobs/{job_id}/start").json()["status"] == "queued"
+    walk = ["processing", "generating_images", "generating_video", "generating_audio", "composing", "completed"]
     for status in walk:
         response = auth_client.patch(f"/api/v1/jobs/{job_id}/status", {"status": status}, format="json")
         assert response.status_code == 200 and response.json()["status"] == status, response.content
     assert [e.data["status"] for e in JobEvent.objects.filter(job_id=job_id, type="status").order_by("seq")] == [
-        "pending", *walk]
+        "pending", "validating", "queued", *walk]
 
 
 @pytest.mark.django_db(transaction=True)

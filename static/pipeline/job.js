@@ -8,7 +8,8 @@
   const statusBox = document.getElementById("job-status");
   const bar = document.getElementById("job-progress");
   const stage = document.getElementById("job-stage");
-  const terminal = new Set(["completed", "failed", "cancelled"]);
+  // The server's terminal statuses (pipeline.transitions.TERMINAL), passed by the template.
+  const terminal = new Set(JSON.parse(root.dataset.terminalStatuses || "[]"));
   // The same words as the server-rendered log (pipeline/views.py STATUS_WORDS).
   const statusWords = JSON.parse(root.dataset.statusWords || "{}");
   let retry = 500;
