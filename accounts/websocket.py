@@ -6,6 +6,11 @@ sockets must come from an allowed origin (cross-site websocket hijacking); a tok
 sent deliberately, so token-authenticated sockets may come without an Origin header (native
 and server clients send none). A missing, bad or revoked credential is answered by accepting
 and closing with code 4401, which browsers can read, unlike a refusal before the handshake.
+
+An anonymous socket with a `?visitor_token=` (an anonymous visitor's job token, see
+`pipeline.owners`) is let through with `scope["auth"] == "visitor"` and an anonymous user: the
+consumer must then close it (4404) unless the token fits the object asked for. A consumer that
+serves signed-in users only must treat an anonymous `scope["user"]` as "not found".
 """
 
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +25,8 @@ from .authentication import JWTAuthentication
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
+# The query parameter of `mozukai_hub.streams.VISITOR_TOKEN_PARAM`.
+VISITOR_TOKEN_PARAM = "visitor_token"
 
 
 @database_sync_to_async
@@ -56,7 +63,8 @@ class _TokenOrCookieAuth:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "websocket":
             return await self.inner(scope, receive, send)
-        token = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [None])[0]
+        query = parse_qs(scope.get("query_string", b"").decode())
+        token = (query.get("token") or [None])[0]
         if token:
             user = await _user_for_token(token)
             if user is None:
@@ -65,6 +73,10 @@ class _TokenOrCookieAuth:
             return await self.inner(scope, receive, send)
         user = scope.get("user")  # from the session cookie (AuthMiddlewareStack below)
         if user is None or not user.is_authenticated:
+            if (query.get(VISITOR_TOKEN_PARAM) or [""])[0]:
+                # Checked by the consumer against the object asked for; sent only deliberately,
+                # so no origin check (like `?token=`).
+                return await self.inner({**scope, "auth": "visitor"}, receive, send)
             return await _reject(send, receive, CLOSE_UNAUTHORIZED)
         if not _origin_allowed(scope):
             return await _reject(send, receive, CLOSE_FORBIDDEN_ORIGIN)

@@ -1,5 +1,6 @@
 import logging
 import time
+from urllib.parse import parse_qsl, urlencode
 
 from django.core import signals
 from django.core.exceptions import PermissionDenied
@@ -10,8 +11,26 @@ from .api.errors import api_server_error, error_body, request_error
 logger = logging.getLogger("mozukai_hub.requests")
 
 
+# Query parameters that carry a credential (a websocket's `?token=`, a visitor's
+# `?visitor_token=`, signed links): never written to the log.
+SECRET_QUERY_PARAMS = frozenset({"token", "visitor_token", "access_token", "refresh_token", "signature"})
+
+
+def loggable_path(request) -> str:
+    """The request's path and query with credential values replaced by `***`."""
+    path = request.path
+    if (marker := "/downloads/") in path:  # a signed download link: its token is the credential
+        path = path[: path.index(marker) + len(marker)] + "***"
+    query = request.META.get("QUERY_STRING", "")
+    if not query:
+        return path
+    pairs = [(key, "***" if key.lower() in SECRET_QUERY_PARAMS else value)
+             for key, value in parse_qsl(query, keep_blank_values=True)]
+    return f"{path}?{urlencode(pairs)}"
+
+
 class RequestLogMiddleware:
-    """One log line per request: method, path, status, duration."""
+    """One log line per request: method, path (credentials masked), status, duration."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -23,7 +42,7 @@ class RequestLogMiddleware:
         logger.info(
             "%s %s %s %.1fms",
             request.method,
-            request.get_full_path(),
+            loggable_path(request),
             response.status_code,
             duration_ms,
         )

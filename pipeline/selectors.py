@@ -46,6 +46,21 @@ def job_get_for_visitor(*, job_id: UUID, token: str) -> Job:
     return job
 
 
+def _is_user(user) -> bool:
+    return user is not None and getattr(user, "is_authenticated", False)
+
+
+def job_get_for_caller(*, user, job_id: UUID, visitor_token: str = "") -> Job:
+    """The job a caller may read: a signed-in user's own job, else the anonymous visitor's job
+    whose token the caller holds. The token grants read access whoever presents it (signed in
+    or not), like a signed link; without it, or with another one, the job is a 404."""
+    if _is_user(user):
+        job = Job.objects.prefetch_related(OUTPUTS).filter(id=job_id, owner=user).first()
+        if job is not None:
+            return job
+    return job_get_for_visitor(job_id=job_id, token=visitor_token)
+
+
 def job_events_after(*, job: Job, after: int = 0, limit: int = 500) -> list[JobEvent]:
     return list(JobEvent.objects.filter(job=job, seq__gt=after).order_by("seq")[:limit])
 
@@ -77,6 +92,28 @@ def asset_list_for_visitor(*, job_id: UUID, token: str) -> QuerySet[Asset]:
 
 def asset_get_for_visitor(*, asset_id: UUID, job_id: UUID, token: str) -> Asset:
     return get_object_or_404(asset_list_for_visitor(job_id=job_id, token=token), id=asset_id)
+
+
+def asset_list_for_caller(*, user, job_id: UUID | None = None, visitor_token: str = "") -> QuerySet[Asset]:
+    """A signed-in user's assets (optionally of one job); with a visitor token, the files of that
+    visitor's job (`job_id` names it). Another visitor's job, or a wrong token, is a 404."""
+    if visitor_token and job_id and not (_is_user(user) and Job.objects.filter(id=job_id, owner=user).exists()):
+        return asset_list_for_visitor(job_id=job_id, token=visitor_token)
+    if not _is_user(user):
+        raise Http404("No such job.")
+    return asset_list(user=user, job_id=job_id)
+
+
+def asset_get_for_caller(*, user, asset_id: UUID, visitor_token: str = "") -> Asset:
+    """A signed-in user's own asset, else a file of the visitor's job whose token the caller holds."""
+    if _is_user(user):
+        asset = Asset.objects.filter(id=asset_id, owner=user).first()
+        if asset is not None:
+            return asset
+    job_id = Asset.objects.filter(id=asset_id, owner__isnull=True).values_list("job_id", flat=True).first()
+    if job_id is None:
+        raise Http404("No such asset.")
+    return asset_get_for_visitor(asset_id=asset_id, job_id=job_id, token=visitor_token)
 
 
 def assets_for_owner(*, owner: JobOwner, asset_ids: list[UUID]) -> QuerySet[Asset]:

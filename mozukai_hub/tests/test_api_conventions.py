@@ -111,3 +111,18 @@ def test_each_request_is_logged_once_with_status_and_duration(client, caplog):
     assert len(lines) == 1
     method, path, status, duration = lines[0].split()
     assert (method, path, status) == ("GET", "/api/v1/health", "200") and duration.endswith("ms")
+
+
+def test_the_request_log_never_writes_a_credential(caplog, db):
+    """Websocket `?token=`, a visitor's `?visitor_token=` and signed download links carry
+    credentials in the URL: the request log masks them and keeps the rest."""
+    from django.test import Client
+
+    client = Client()
+    with caplog.at_level("INFO", logger="mozukai_hub.requests"):
+        client.get("/api/v1/jobs/00000000-0000-0000-0000-000000000000?visitor_token=s3cret-visitor&after=2")
+        client.get("/api/v1/health?token=s3cret-access")
+        client.get("/api/v1/downloads/s3cret-signed-link")
+    logged = "\n".join(record.getMessage() for record in caplog.records if record.name == "mozukai_hub.requests")
+    assert "s3cret" not in logged
+    assert "visitor_token=%2A%2A%2A&after=2" in logged and "/api/v1/downloads/***" in logged

@@ -1,4 +1,12 @@
-"""Jobs, assets and asset-meta API (seeds 001 and 003). Views parse, call one service, render."""
+"""Jobs, assets and asset-meta API (seeds 001 and 003). Views parse, call one service, render.
+
+An anonymous visitor's job (`pipeline.owners`) is read with the token handed out when it was
+created, sent in the `X-Visitor-Token` header (or `?visitor_token=`, for links and websockets):
+`GET jobs/{id}`, `jobs/{id}/events`, `jobs/{id}/download-url`, `assets?job_id=`,
+`assets/{id}/download-url` and `POST jobs/{id}/cancel`. The token grants that access to whoever
+presents it, signed in or not; a wrong one is a 404 like a missing job. Everything else stays
+signed-in only.
+"""
 
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -6,7 +14,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, BasePermission
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -21,8 +29,44 @@ from ..uploads import CONTENT_TYPES
 from . import serializers as s
 
 
+VISITOR_TOKEN_HEADER = "X-Visitor-Token"
+VISITOR_TOKEN_QUERY = "visitor_token"
+
+VISITOR_PARAMETERS = [
+    OpenApiParameter(
+        VISITOR_TOKEN_HEADER, str, OpenApiParameter.HEADER, required=False,
+        description="An anonymous visitor's job token (returned once when the job was created): reads that "
+                    "job and its outputs without signing in. A wrong token answers 404, as for a missing job.",
+    ),
+    OpenApiParameter(
+        VISITOR_TOKEN_QUERY, str, OpenApiParameter.QUERY, required=False,
+        description=f"The same token as a query parameter, for links and websockets; prefer the {VISITOR_TOKEN_HEADER} header.",
+    ),
+]
+
+
+def visitor_token(request) -> str:
+    return (request.headers.get(VISITOR_TOKEN_HEADER) or request.query_params.get(VISITOR_TOKEN_QUERY) or "").strip()
+
+
+class IsAuthenticatedOrVisitor(BasePermission):
+    """Signed in, or (for the view's `visitor_methods`) an anonymous caller presenting a visitor
+    token; whether the token fits the job is the selector's business (404 otherwise). Anonymous
+    without a token stays a 401."""
+
+    def has_permission(self, request, view):
+        if request.user and request.user.is_authenticated:
+            return True
+        return request.method in getattr(view, "visitor_methods", ()) and bool(visitor_token(request))
+
+
 def _job(request, job_id):
     return selectors.job_get_for_user(user=request.user, job_id=job_id)
+
+
+def job_for_caller(request, job_id):
+    """The job of a signed-in owner, or of the visitor whose token the request carries."""
+    return selectors.job_get_for_caller(user=request.user, job_id=job_id, visitor_token=visitor_token(request))
 
 
 def _status_param(value: str | None) -> str | None:
@@ -75,9 +119,12 @@ class JobListView(GenericAPIView):
 
 class JobDetailView(GenericAPIView):
     serializer_class = s.JobSerializer
+    permission_classes = [IsAuthenticatedOrVisitor]
+    visitor_methods = {"GET"}
 
+    @extend_schema(parameters=VISITOR_PARAMETERS)
     def get(self, request, job_id):
-        return Response(s.JobSerializer(_job(request, job_id)).data)
+        return Response(s.JobSerializer(job_for_caller(request, job_id)).data)
 
     @extend_schema(request=s.JobStatusSerializer)
     def patch(self, request, job_id):
@@ -129,11 +176,13 @@ class JobCompleteView(GenericAPIView):
 
 class JobCancelView(GenericAPIView):
     serializer_class = s.JobSerializer
+    permission_classes = [IsAuthenticatedOrVisitor]
+    visitor_methods = {"POST"}
 
-    @extend_schema(request=None)
+    @extend_schema(request=None, parameters=VISITOR_PARAMETERS)
     def post(self, request, job_id):
-        services.job_cancel(job=_job(request, job_id))
-        return Response(s.JobSerializer(_job(request, job_id)).data)
+        services.job_cancel(job=job_for_caller(request, job_id))
+        return Response(s.JobSerializer(job_for_caller(request, job_id)).data)
 
 
 class JobValidTransitionsView(APIView):
@@ -145,9 +194,12 @@ class JobValidTransitionsView(APIView):
 
 
 class JobEventsView(APIView):
-    @extend_schema(parameters=[OpenApiParameter("after", int)], responses=s.JobEventSerializer(many=True))
+    permission_classes = [IsAuthenticatedOrVisitor]
+    visitor_methods = {"GET"}
+
+    @extend_schema(parameters=[OpenApiParameter("after", int), *VISITOR_PARAMETERS], responses=s.JobEventSerializer(many=True))
     def get(self, request, job_id):
-        job = _job(request, job_id)
+        job = job_for_caller(request, job_id)
         after = query_int(request, "after", default=0, min_value=0)
         return Response(s.JobEventSerializer(selectors.job_events_after(job=job, after=after), many=True).data)
 
@@ -161,10 +213,14 @@ def _download_body(request, asset: Asset) -> dict:
 
 
 class JobDownloadURLView(APIView):
+    permission_classes = [IsAuthenticatedOrVisitor]
+    visitor_methods = {"GET"}
+
     # `?format=` is DRF's renderer override, so the output is chosen with `asset_type`.
-    @extend_schema(parameters=[OpenApiParameter("asset_type"), OpenApiParameter("asset_id")], responses=s.DownloadURLSerializer)
+    @extend_schema(parameters=[OpenApiParameter("asset_type"), OpenApiParameter("asset_id"), *VISITOR_PARAMETERS],
+                   responses=s.DownloadURLSerializer)
     def get(self, request, job_id):
-        job = _job(request, job_id)
+        job = job_for_caller(request, job_id)
         wanted = request.query_params.get("asset_type") or request.query_params.get("output_format")
         asset_id = _uuid_param(request, "asset_id")
         assets = [a for a in job.asset_list if a.file]
@@ -182,10 +238,17 @@ class JobDownloadURLView(APIView):
 
 class AssetListView(GenericAPIView):
     serializer_class = s.AssetSerializer
+    permission_classes = [IsAuthenticatedOrVisitor]
+    visitor_methods = {"GET"}
 
-    @extend_schema(operation_id="assets_list", parameters=[OpenApiParameter("job_id")], responses=s.AssetSerializer(many=True))
+    @extend_schema(operation_id="assets_list", parameters=[OpenApiParameter("job_id"), *VISITOR_PARAMETERS],
+                   responses=s.AssetSerializer(many=True))
     def get(self, request):
-        page = self.paginate_queryset(selectors.asset_list(user=request.user, job_id=_uuid_param(request, "job_id")))
+        job_id = _uuid_param(request, "job_id")
+        if job_id is None and not request.user.is_authenticated:
+            raise ValidationError({"job_id": ["Required with a visitor token: it names the visitor's job."]})
+        assets = selectors.asset_list_for_caller(user=request.user, job_id=job_id, visitor_token=visitor_token(request))
+        page = self.paginate_queryset(assets)
         return self.get_paginated_response(s.AssetSerializer(page, many=True).data)
 
     @extend_schema(request=s.AssetRecordSerializer, responses={201: s.AssetSerializer})
@@ -225,9 +288,13 @@ class AssetDetailView(GenericAPIView):
 
 
 class AssetDownloadURLView(APIView):
-    @extend_schema(responses=s.DownloadURLSerializer)
+    permission_classes = [IsAuthenticatedOrVisitor]
+    visitor_methods = {"GET"}
+
+    @extend_schema(parameters=VISITOR_PARAMETERS, responses=s.DownloadURLSerializer)
     def get(self, request, asset_id):
-        return Response(_download_body(request, selectors.asset_get_for_user(user=request.user, asset_id=asset_id)))
+        asset = selectors.asset_get_for_caller(user=request.user, asset_id=asset_id, visitor_token=visitor_token(request))
+        return Response(_download_body(request, asset))
 
 
 def _meta_data(request, validated: dict) -> dict:
