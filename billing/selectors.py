@@ -9,7 +9,7 @@ from django.db.models import Sum
 from django.shortcuts import get_object_or_404
 
 from .models import CreditAccount, CreditEntry, EntryKind, Payment, PaymentPurpose
-from .services.ledger import credit_account_for, credit_pools
+from .services.ledger import CreditPools, credit_account_for, credit_pools
 
 RECENT_LINES = 20
 
@@ -19,7 +19,7 @@ class CreditSummary:
     authenticated: bool
     balance: int  # own credits when signed in, else the IP's free ones
     free_credits: int  # free credits left for the client IP
-    held: int  # reserved by unfinished jobs (already off the balance)
+    held: int  # reserved by unfinished jobs, from the pools `credits` counts (already off it)
     credits: int  # what this caller can spend now (seed 002's figure): `credits_spendable`
     recent: list[CreditEntry] = field(default_factory=list)
 
@@ -45,6 +45,14 @@ def credits_held(*, account: CreditAccount) -> int:
     return -(total or 0)
 
 
+def credits_held_in_pools(*, pools: CreditPools) -> int:
+    """What open holds keep off a caller's `credits`: those on its own account and on the free
+    pool of its address. A hold drawn on the free credits lives only on the address's account
+    (`free-hold:<ref>`, or `hold:<ref>` when the whole hold came from there), so it counts here
+    as it counts in `credits`."""
+    return sum(credits_held(account=account) for account in (pools.free, pools.own) if account is not None)
+
+
 def credit_summary(*, user, client_ip: str | None, recent: int = RECENT_LINES) -> CreditSummary:
     """A new client IP is granted its free credits here, once (the first visit records it).
     `credits` is the same rule that consumes and holds spend by (`credits_spendable`)."""
@@ -57,7 +65,7 @@ def credit_summary(*, user, client_ip: str | None, recent: int = RECENT_LINES) -
         authenticated=signed_in,
         balance=account.balance,
         free_credits=pools.free.balance if pools.free else 0,
-        held=credits_held(account=account),
+        held=credits_held_in_pools(pools=pools),
         credits=pools.spendable,
         recent=list(credit_entries(account=account)[:recent]),
     )

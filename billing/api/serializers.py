@@ -32,7 +32,8 @@ class CreditsOutput(serializers.Serializer):
     free_credits = serializers.IntegerField(help_text="Free credits left for this client IP.")
     credits = serializers.IntegerField(help_text="What this caller can spend now (seed 002): the free credits of this "
                                                  "client IP, plus your own when signed in.")
-    held = serializers.IntegerField(help_text="Reserved by unfinished jobs.")
+    held = serializers.IntegerField(help_text="Reserved by unfinished jobs (already off `credits`): open holds on this "
+                                              "client IP's free credits and, signed in, on your own.")
     default_free_credits = serializers.IntegerField()
     recent = CreditEntrySerializer(many=True)
     packs = PackSerializer(many=True)

@@ -70,6 +70,43 @@ def test_a_new_user_runs_a_text_to_3d_job_on_the_free_credits_they_are_shown(set
 
 
 @pytest.mark.django_db
+def test_a_job_held_on_the_free_credits_is_shown_as_held_until_it_ends(settings, tmp_path, client):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    user = make_user()
+    api = client_for(user)
+    client.force_login(user)
+    response = api.post("/api/v1/jobs", {"prompt": "a bonsai pot 120 mm wide, 40 mm tall", "output_format": "glb"},
+                        format="json")
+    assert response.status_code == 201, response.content
+    reference = f"job:{response.json()['id']}"
+    assert CreditEntry.objects.get(kind=EntryKind.HOLD, reference=reference).account.client_ip == IP
+    shown = api.get("/api/v1/credits").json()
+    assert (shown["credits"], shown["free_credits"], shown["balance"], shown["held"]) == (2, 2, 0, 1)
+    page = client.get("/credits/", REMOTE_ADDR=IP)
+    assert b'data-testid="credits">2<' in page.content and b'data-testid="held">1<' in page.content
+    services.credits_settle(reference=reference)  # what the job's completion does with its hold
+    shown = api.get("/api/v1/credits").json()
+    assert (shown["credits"], shown["held"]) == (2, 0)
+    assert b'data-testid="held"' not in client.get("/credits/", REMOTE_ADDR=IP).content
+
+
+@pytest.mark.django_db
+def test_a_split_hold_is_held_once_in_full_and_an_own_only_hold_too(client):
+    user = make_user()
+    fund(user, 5)
+    services.credits_hold(user=user, client_ip=IP, amount=4, reference="job:split")  # 3 free + 1 own
+    services.credits_hold(user=user, client_ip=IP, amount=2, reference="job:own-only")
+    shown = client_for(user).get("/api/v1/credits").json()
+    assert (shown["credits"], shown["held"]) == (2, 6)
+    services.credits_release(reference="job:split")
+    assert client_for(user).get("/api/v1/credits").json()["held"] == 2
+    # An anonymous visitor at the address sees the free pool's holds as before.
+    services.credits_hold(user=None, client_ip=IP, amount=1, reference="job:visitor")
+    client.logout()
+    assert b'data-testid="held">1<' in client.get("/credits/", REMOTE_ADDR=IP).content
+
+
+@pytest.mark.django_db
 def test_the_credits_page_shows_what_a_signed_in_user_can_spend(client):
     user = make_user()
     fund(user, 4)
@@ -294,3 +331,27 @@ def test_concurrent_spends_from_one_address_never_overdraw_either_pool(settings)
     assert CreditEntry.objects.filter(kind__in=[EntryKind.SETTLE, EntryKind.RELEASE]).count() == holds
     assert all(account.balance >= 0 for account in CreditAccount.objects.all())
     call_command("billing_check_ledger")
+
+
+@pytest.mark.django_db
+def test_one_ipv6_64_network_is_one_visitor_with_one_free_pool():
+    """A subscriber gets a whole /64: every address in it is the same visitor, another /64 is not."""
+    signed_in = make_user()
+    assert client_for(ip="2001:db8:1:2::a").post("/api/v1/credits/consume", {"amount": 2}).status_code == 200
+    # Another address of the same /64, anonymous or signed in: the same pool, 1 left.
+    assert client_for(ip="2001:db8:1:2:ffff:1:2:3").get("/api/v1/credits").json()["credits"] == 1
+    assert client_for(signed_in, ip="2001:db8:1:2::b").get("/api/v1/credits").json()["free_credits"] == 1
+    assert client_for(ip="2001:db8:1:2::c").post("/api/v1/credits/consume", {"amount": 2}).status_code == 402
+    assert services.credits_spendable(user=None, client_ip="2001:db8:1:2::d") == 1
+    # A neighbouring /64 is another visitor with its own grant.
+    assert client_for(ip="2001:db8:1:3::a").get("/api/v1/credits").json()["credits"] == 3
+    assert sorted(CreditAccount.objects.filter(client_ip__isnull=False).values_list("client_ip", flat=True)) == [
+        "2001:db8:1:2::", "2001:db8:1:3::"]
+    assert CreditEntry.objects.filter(kind=EntryKind.GRANT).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_ipv4_mapped_ipv6_address_is_its_ipv4_address():
+    assert client_for(ip="::ffff:198.51.100.20").post("/api/v1/credits/consume", {"amount": 1}).status_code == 200
+    assert free(IP) == 2 and client_for(ip=IP).get("/api/v1/credits").json()["credits"] == 2
+    assert CreditAccount.objects.filter(client_ip__isnull=False).count() == 1

@@ -53,3 +53,15 @@ def bearer_client(user: User) -> APIClient:
 @pytest.fixture
 def auth_client(user):
     return bearer_client(user)
+
+
+@pytest.fixture(params=["redis", "polling"])
+def layer_mode(request, settings):
+    """Run the test twice: with the Redis channel layer pushing events, and with no channel layer
+    (the consumers fall back to polling the database). Returns "redis" or "polling"."""
+    if request.param == "redis":
+        if not settings.CHANNEL_LAYERS:
+            pytest.fail("The Redis mode needs REDIS_URL (run through mozukai_hub.testing.services).")
+    else:
+        settings.CHANNEL_LAYERS = {}
+    return request.param

@@ -43,16 +43,6 @@ class NotesConsumer(SequencedStreamConsumer):
 app = URLRouter([path("notes/<str:name>", NotesConsumer.as_asgi())])
 
 
-@pytest.fixture(params=["redis", "polling"])
-def layer_mode(request, settings):
-    if request.param == "redis":
-        if not settings.CHANNEL_LAYERS:
-            pytest.fail("The Redis mode needs REDIS_URL (run through mozukai_hub.testing.services).")
-    else:
-        settings.CHANNEL_LAYERS = {}
-    return request.param
-
-
 @pytest.fixture
 def stream():
     name = f"notes-{uuid.uuid4().hex}"

@@ -2,7 +2,6 @@
 race-free), fair dispatch to the broker with a queue position, the SCAD CPU budget, and another
 user's job starting promptly while one user floods the queue (a real django-q2 worker)."""
 
-import threading
 from datetime import timedelta
 
 import pytest
@@ -11,6 +10,7 @@ from django.utils import timezone
 
 from billing.services import credits_spendable
 from mozukai_hub.api.errors import TooManyRequests
+from mozukai_hub.testing.concurrency import run_together
 from mozukai_hub.testing.fixtures import bearer_client
 from pipeline import services, tasks
 from pipeline.engines.scad.cost import scad_cost_estimate
@@ -107,27 +107,6 @@ def test_anonymous_visitors_are_capped_per_client_ip(settings):
     assert Job.objects.filter(visitor_ip="198.51.100.7").count() == 2
 
 
-def _race(calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=10)
-            results[index] = call()
-        except Exception as exc:  # recorded and asserted on below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return results
-
-
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("cap_setting", ["PIPELINE_MAX_JOBS_IN_FLIGHT", "PIPELINE_MAX_JOBS_PER_MINUTE"])
 @pytest.mark.parametrize("anonymous", [False, True])
@@ -141,7 +120,7 @@ def test_concurrent_creates_of_one_owner_never_pass_the_cap(user, settings, cap_
     def create():
         return services.job_create(owner=owner, kind="scad_render", params={"scad": "cube(1);"})
 
-    results = _race([create] * 8)
+    results = run_together([create] * 8)
     assert sum(isinstance(r, Job) for r in results) == 3, results
     assert sum(isinstance(r, TooManyRequests) for r in results) == 5, results
     assert Job.objects.count() == 3

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from mozukai_hub.api.errors import Conflict
+from mozukai_hub.testing.concurrency import run_together
 from pipeline import services
 from pipeline.models import Job
 from pipeline.owners import JobOwner
@@ -19,35 +20,14 @@ from .conftest import balance
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _race(*calls):
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait(timeout=5)
-            results[index] = call()
-        except Exception as exc:  # recorded and asserted on below
-            results[index] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=20)
-    return results
-
-
 def test_cancel_and_complete_race_one_wins(funded_user):
     for _ in range(5):
         job = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot")
         services.job_transition(job_id=job.pk, to="processing")
-        results = _race(
+        results = run_together([
             lambda: services.job_transition(job_id=job.pk, to="completed"),
             lambda: services.job_transition(job_id=job.pk, to="cancelled"),
-        )
+        ])
         assert sum(isinstance(r, Job) for r in results) == 1
         assert sum(isinstance(r, Conflict) for r in results) == 1
         final = Job.objects.get(pk=job.pk)
@@ -58,7 +38,7 @@ def test_cancel_and_complete_race_one_wins(funded_user):
 
 def test_two_workers_claim_once(funded_user):
     job = services.job_create(owner=JobOwner.for_user(funded_user), prompt="a bonsai pot")
-    results = _race(*[lambda: services.job_claim(job_id=job.pk, lease_token=uuid.uuid4()) for _ in range(4)])
+    results = run_together([lambda: services.job_claim(job_id=job.pk, lease_token=uuid.uuid4()) for _ in range(4)])
     assert sum(isinstance(r, Job) for r in results) == 1 and results.count(None) == 3
     assert Job.objects.get(pk=job.pk).attempts == 1
 
@@ -69,7 +49,7 @@ def test_reaper_retries_then_fails_once(funded_user, settings):
     Job.objects.filter(pk=job.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
     assert services.job_reap_expired()["retried"] == [str(job.pk)]
     Job.objects.filter(pk=job.pk).update(attempts=settings.PIPELINE_MAX_ATTEMPTS)
-    results = _race(services.job_reap_expired, services.job_reap_expired)
+    results = run_together([services.job_reap_expired, services.job_reap_expired])
     assert sorted(len(r["failed"]) for r in results) == [0, 1]
     job.refresh_from_db()
     assert job.status == "failed" and job.error_type == "worker_lost" and balance(funded_user) == 10

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from billing.services import credits_spendable
+from mozukai_hub.testing.servers import json_reply
 from pipeline import moderation
 from pipeline.models import Job
 
@@ -224,14 +225,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
                                  "at": time.monotonic()})
         if FakeOpenAI.script:
             status, headers = FakeOpenAI.script.pop(0)
-            data = json.dumps({"error": {"message": "scripted", "type": "server_error"}}).encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            json_reply(self, status, {"error": {"message": "scripted", "type": "server_error"}}, headers)
             return
         flagged = "forbidden" in body["input"]
         answer = {
@@ -240,12 +234,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
                          "categories": {"violence": flagged, "hate": False, "sexual/minors": False},
                          "category_scores": {"violence": 0.91 if flagged else 0.01, "hate": 0.0, "sexual/minors": 0.0}}],
         }
-        data = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        json_reply(self, 200, answer)
 
     def log_message(self, *args):
         pass

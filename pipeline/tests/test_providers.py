@@ -11,6 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from mozukai_hub.testing.servers import json_reply
 from pipeline.providers import ProviderClient, ProviderError, retry_after_seconds
 
 
@@ -61,14 +62,7 @@ class Scripted(BaseHTTPRequestHandler):
                 pass  # the client stopped reading: what a size cap does
             return
         status, headers, payload = answer
-        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        json_reply(self, status, payload, headers)
 
     do_GET = do_POST = _handle
 

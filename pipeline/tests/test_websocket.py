@@ -13,16 +13,6 @@ from pipeline.models import Job
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture(params=["redis", "polling"])
-def layer_mode(request, settings):
-    if request.param == "redis":
-        if not settings.CHANNEL_LAYERS:
-            pytest.fail("The Redis mode needs REDIS_URL (run through mozukai_hub.testing.services).")
-    else:
-        settings.CHANNEL_LAYERS = {}
-    return request.param
-
-
 def _token(user) -> str:
     return token_pair_issue(user=user).access
 
