@@ -21,6 +21,7 @@ api_v1 = [
     path("", include("pipeline.api.urls")),
     path("", include("billing.api.urls")),
     path("", include("catalog.api.urls")),
+    path("", include("studio.api.urls")),
 ]
 
 urlpatterns = [

@@ -22,14 +22,17 @@ def test_pages_link_the_icon(client, db):
 
 def test_footer_says_what_is_there_and_what_is_coming(client, db):
     footer = client.get("/").content.decode().split('<footer class="site-footer">')[1]
-    assert "Open today: the bonsai shop, credits, text-to-3D jobs and the design sessions API." in footer
-    assert "Coming later: the AI studio (thumbnails and films), the photo generator, the design chat and photogrammetry." in footer
+    assert ("Open today: the bonsai shop, credits, text-to-3D jobs, and the design sessions and studio projects APIs."
+            in footer)
+    assert ("Coming later: studio rendering (thumbnails and films), the photo generator, the design chat and "
+            "photogrammetry." in footer)
 
 
 def test_openapi_description_says_what_is_there_and_what_is_coming(client):
     info = client.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()["info"]
     available, coming = info["description"].split("\n\n")
     assert available.startswith("Available now:") and "text-to-3D" in available and "design sessions" in available
+    assert "studio thumbnail projects" in available
     assert coming.startswith("Not available yet:")
-    for later in ("AI studio", "photo generator", "design chat", "photogrammetry"):
+    for later in ("studio rendering", "film projects", "photo generator", "design chat", "photogrammetry"):
         assert later in coming and later not in available
