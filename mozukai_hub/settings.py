@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from corsheaders.defaults import default_headers as cors_default_headers
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ INSTALLED_APPS = [
     "mozukai_hub",
     "accounts",
     "pipeline",
+    "studio",
     "chat",
     "billing",
     "catalog",
@@ -318,8 +320,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": (
         "Available now: the bonsai shop (products, categories, orders, payments), accounts, credits "
         "(balance, free credits, packs), text-to-3D and SCAD jobs with their assets and events, and "
-        "design sessions (seed 001).\n\n"
-        "Not available yet: the AI studio (thumbnail and film projects), the pay-per-use photo generator "
+        "design sessions (seed 001), and studio thumbnail projects with their presets (`/projects`).\n\n"
+        "Not available yet: studio rendering (thumbnail and film jobs) and film projects, the pay-per-use photo generator "
         "(`/generate`), the design chat's messages and assistant, and photogrammetry. Their job kinds are "
         "reserved in the schema but no engine runs them yet."
     ),
@@ -334,6 +336,8 @@ SPECTACULAR_SETTINGS = {
     # Several models have a `status`; name each choice set after its model in the schema.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "pipeline.models.Job.Status",
+        "JobKindEnum": "pipeline.models.Job.Kind",
+        "ProjectKindEnum": "studio.models.Project.Kind",
         "SessionStatusEnum": "chat.models.Session.Status",
         "OrderStatusEnum": "catalog.models.OrderStatus",
         "PaymentStatusEnum": "billing.models.PaymentStatus",
@@ -350,6 +354,8 @@ ALLOWED_ORIGINS = env.list("ALLOWED_ORIGINS", default=[] if PRODUCTION else ["ht
 ALLOWED_ORIGINS_SET = "ALLOWED_ORIGINS" in env.ENVIRON
 CORS_ALLOWED_ORIGINS = ALLOWED_ORIGINS
 CORS_ALLOW_CREDENTIALS = True  # django-cors-headers sends it only for allowed origins
+# An anonymous visitor's job token (pipeline.api.views.VISITOR_TOKEN_HEADER) from a browser SPA.
+CORS_ALLOW_HEADERS = (*cors_default_headers, "x-visitor-token")
 CSRF_TRUSTED_ORIGINS = ALLOWED_ORIGINS + env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- Files -------------------------------------------------------------------------------

@@ -559,7 +559,7 @@ def test_the_web_shop_cart_checkout_pay_and_staff_ship_it(stack, customer, staff
 def test_a_pot_job_runs_on_the_worker_and_its_stl_downloads(stack):
     # The demo customer's 20 credits are there for this (pipeline/demo.py). The hold takes the
     # address's free credits first (what earlier tests of this module left of them), then the
-    # customer's own: both pools are checked. `held` counts the holds on the own account.
+    # customer's own: both pools are checked. `held` counts the open holds on both pools.
     api = Browser(stack.base_url, api_signin(stack, *DEMO_CUSTOMER))
     before = _ok(api.get("/api/v1/credits"))
     assert before["balance"] >= 1 and before["credits"] == before["free_credits"] + before["balance"]
@@ -569,7 +569,8 @@ def test_a_pot_job_runs_on_the_worker_and_its_stl_downloads(stack):
     job = _ok(api.post("/api/v1/jobs", json={"prompt": POT_PROMPT, "output_format": "stl"}), 201)
     assert job["kind"] == "text_to_3d" and job["credit_cost"] == 1
     held = _ok(api.get("/api/v1/credits"))
-    assert {name: held[name] for name in expected} == expected and held["held"] == 1 - from_free
+    # Held until the worker finishes (a pot takes about a second: it may be charged already).
+    assert {name: held[name] for name in expected} == expected and held["held"] in (0, 1)
 
     # Live progress as the /jobs/ page gets it: the websocket (no channel layer here: the
     # consumer polls the database for the events the worker process writes).
