@@ -92,19 +92,25 @@ def test_past_the_per_minute_cap_is_a_429_until_the_minute_has_passed(auth_clien
 
 
 @pytest.mark.django_db
-def test_anonymous_visitors_are_capped_per_client_ip(settings):
+@pytest.mark.parametrize("same, other, subject", [
+    (["198.51.100.7", "198.51.100.7", "198.51.100.7"], "198.51.100.8", "198.51.100.7"),
+    # One IPv6 /64 is one visitor (`client_ip_subject`): three addresses in it share the count.
+    (["2001:db8:1:2::1", "2001:db8:1:2:ffff::2", "2001:db8:1:2::3"], "2001:db8:1:3::1", "2001:db8:1:2::"),
+])
+def test_anonymous_visitors_are_capped_per_client_ip(settings, same, other, subject):
     settings.PIPELINE_MAX_JOBS_IN_FLIGHT = 2
 
     def create(ip):
         return services.job_create(owner=JobOwner(user=None, client_ip=ip), kind="scad_render", params={"scad": "cube(1);"})
 
-    create("198.51.100.7")
-    create("198.51.100.7")
+    create(same[0])
+    create(same[1])
     with pytest.raises(TooManyRequests) as refused:
-        create("198.51.100.7")
+        create(same[2])
     assert refused.value.status_code == 429 and refused.value.code == "too_many_jobs_in_flight"
-    create("198.51.100.8")
-    assert Job.objects.filter(visitor_ip="198.51.100.7").count() == 2
+    assert Job.objects.filter(visitor_ip=subject).count() == 2
+    create(other)  # another visitor has its own count
+    assert Job.objects.count() == 3
 
 
 @pytest.mark.django_db(transaction=True)
