@@ -406,13 +406,22 @@ SHOP_MAX_QUANTITY_PER_LINE = env.int("SHOP_MAX_QUANTITY_PER_LINE", default=99)
 # --- Pipeline -----------------------------------------------------------------------------
 
 # Engine per kind when the request names none; a kind without an entry has no engine (400).
-PIPELINE_DEFAULT_ENGINES = {"text_to_3d": "local", "scad_render": "local"}
+PIPELINE_DEFAULT_ENGINES = {
+    "text_to_3d": "local", "scad_render": "local", "thumbnail": "local", "film": "local",
+    "photo_style": env.str("PHOTO_STYLE_ENGINE", default="local"), "photogrammetry": "local",
+}
 # Seconds a worker's claim on a job lasts without renewal; an expired lease is retried by the reaper.
 PIPELINE_LEASE_SECONDS = env.int("PIPELINE_LEASE_SECONDS", default=60)
 # Runs of one job (worker deaths included) before it ends `failed`.
 PIPELINE_MAX_ATTEMPTS = env.int("PIPELINE_MAX_ATTEMPTS", default=3)
 # A job never started (still `pending`) after this many seconds ends `failed` (abandoned), credits returned.
 PIPELINE_PENDING_MAX_AGE_SECONDS = env.int("PIPELINE_PENDING_MAX_AGE_SECONDS", default=24 * 3600)
+# The apps' engine modules (each registers its engines when imported); the pipeline app cannot
+# import the apps above it, so they are named here.
+PIPELINE_APP_ENGINE_MODULES = [
+    "studio.thumbnail.engine", "studio.providers.engines", "studio.generator.engine", "studio.film.engine",
+    "pipeline.photogrammetry.engine",
+]
 # Extra engine modules to import (each registers engines); used by the worker-crash tests.
 PIPELINE_ENGINE_MODULES = env.list("PIPELINE_ENGINE_MODULES", default=[])
 # Wall-clock limit of one run of each job kind, in seconds (the kind's engines declare it). The
@@ -489,6 +498,43 @@ OPENAI_API_KEY = env.str("OPENAI_API_KEY", default="")
 OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="https://api.openai.com/v1")
 if MODERATION_BACKEND not in {"local", "openai"} or (MODERATION_BACKEND == "openai" and not OPENAI_API_KEY):
     raise ImproperlyConfigured("MODERATION_BACKEND must be 'local', or 'openai' with OPENAI_API_KEY set.")
+
+# --- Studio: thumbnails and photo styling (issue 11) ----------------------------------------
+# Each remote engine is off until its key is set (a job naming it is then a 400).
+GEMINI_API_KEY = env.str("GEMINI_API_KEY", default="")
+GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", default="https://generativelanguage.googleapis.com")
+GEMINI_IMAGE_MODEL = env.str("GEMINI_IMAGE_MODEL", default="gemini-2.5-flash-image")
+SEEDREAM_API_KEY = env.str("SEEDREAM_API_KEY", default="")
+SEEDREAM_BASE_URL = env.str("SEEDREAM_BASE_URL", default="https://ark.ap-southeast.bytepluses.com")
+SEEDREAM_MODEL = env.str("SEEDREAM_MODEL", default="seedream-4-0-250828")
+FAL_KEY = env.str("FAL_KEY", default="")
+FAL_QUEUE_URL = env.str("FAL_QUEUE_URL", default="https://queue.fal.run")
+FAL_IMAGE_MODEL = env.str("FAL_IMAGE_MODEL", default="fal-ai/flux/dev")
+FAL_POLL_SECONDS = env.float("FAL_POLL_SECONDS", default=1.0)
+OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="")
+OPENROUTER_BASE_URL = env.str("OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1")
+OPENROUTER_MODEL = env.str("OPENROUTER_MODEL", default="google/gemini-3-pro-image-preview")
+# -- end studio (issue 11) --
+
+# --- Studio: films (issue 12) -----------------------------------------------------------------
+FFMPEG_BINARY = env.str("FFMPEG_BINARY", default="ffmpeg")
+FFPROBE_BINARY = env.str("FFPROBE_BINARY", default="ffprobe")
+ESPEAK_BINARY = env.str("ESPEAK_BINARY", default="espeak-ng")
+FAL_VIDEO_MODEL = env.str("FAL_VIDEO_MODEL", default="fal-ai/kling-video/v2.1/standard/image-to-video")
+# -- end films (issue 12) --
+
+# --- Design chat (issue 13) ------------------------------------------------------------------
+# Assistant backend: "local" (offline, default), "runpod" (RUNPOD_* above) or "openai" (any
+# OpenAI-compatible chat-completions server).
+CHAT_BACKEND = env.str("CHAT_BACKEND", default="local")
+CHAT_OPENAI_BASE_URL = env.str("CHAT_OPENAI_BASE_URL", default="https://api.openai.com/v1")
+CHAT_OPENAI_API_KEY = env.str("CHAT_OPENAI_API_KEY", default="")
+CHAT_OPENAI_MODEL = env.str("CHAT_OPENAI_MODEL", default="gpt-4o-mini")
+# -- end design chat (issue 13) --
+
+# --- Photogrammetry (issue 14) ---------------------------------------------------------------
+COLMAP_BINARY = env.str("COLMAP_BINARY", default="colmap")
+# -- end photogrammetry (issue 14) --
 
 # --- E-mail ------------------------------------------------------------------------------
 

@@ -38,6 +38,10 @@ TEST = frozenset({"test"})
 
 PACKAGES = [
     SystemPackage("openscad", "openscad", "text-to-3D jobs and the shop's 3D pot models", RUN_AND_TEST),
+    SystemPackage("ffmpeg", "ffmpeg", "film rendering and video uploads", RUN_AND_TEST),
+    SystemPackage("espeak-ng", "espeak-ng", "film narration", RUN_AND_TEST),
+    SystemPackage("colmap", "colmap", "photogrammetry", RUN_AND_TEST),
+    SystemPackage("tesseract-ocr", "tesseract", "tests read thumbnail headlines back (OCR)", TEST),
     SystemPackage("postgresql", "initdb", "the test suite's throwaway database", TEST, also_in=("/usr/lib/postgresql/*/bin",)),
     SystemPackage("redis-server", "redis-server", "the test suite's throwaway Redis", TEST),
     SystemPackage("chromium", "chromium", "the browser tests", TEST),

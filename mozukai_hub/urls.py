@@ -22,6 +22,8 @@ api_v1 = [
     path("", include("billing.api.urls")),
     path("", include("catalog.api.urls")),
     path("", include("studio.api.urls")),
+    path("", include("studio.generator.api_urls")),
+    path("", include("pipeline.photogrammetry.api_urls")),
 ]
 
 urlpatterns = [
@@ -40,6 +42,13 @@ urlpatterns = [
     path("jobs/", include("pipeline.urls")),
     path("credits/", include("billing.urls")),
     path("shop/", include("catalog.urls")),
+    # Issue 11/12: the studio (thumbnails, films) and the photo generator; 13: the design chat;
+    # 14: photogrammetry. Each app's pages live in its own urls module.
+    path("studio/films/", include("studio.film.urls")),
+    path("studio/", include("studio.urls")),
+    path("generate/", include("studio.generator.urls")),
+    path("c/", include("chat.urls")),
+    path("pipeline/", include("pipeline.photogrammetry.urls")),
     # Last: any other /api/ path is the API's JSON 404. `handler404` gives the same answer only
     # with DEBUG off; with DEBUG on (`make run`) Django would answer its HTML debug page, and an
     # SPA developer would get HTML from a JSON API.

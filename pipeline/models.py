@@ -168,6 +168,7 @@ class Asset(models.Model):
         PLY = "ply"
         OBJ = "obj"
         JSON = "json"
+        VTT = "vtt"
 
     class Role(models.TextChoices):
         OUTPUT = "output"

@@ -46,6 +46,15 @@ class Project(models.Model):
     subtext = models.CharField(max_length=200, blank=True)
     vibe = models.CharField(max_length=32, choices=VIBE_CHOICES, blank=True)
     model_pref = models.CharField(max_length=32, choices=ModelPref.choices, blank=True)
+    # Film fields (seed 003, issue 12). `scenes`: an ordered list of
+    # {narration, visual, duration_s, image_asset_id?}; validated by the film project services.
+    aspect_ratio = models.CharField(max_length=8, choices=[("16:9", "16:9"), ("9:16", "9:16"), ("1:1", "1:1")], blank=True)
+    resolution = models.CharField(max_length=8, choices=[("720p", "720p"), ("1080p", "1080p")], blank=True)
+    voice = models.CharField(max_length=64, blank=True, help_text="An installed espeak-ng voice")
+    voice_speed = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Words per minute (espeak-ng -s)")
+    voice_pitch = models.PositiveSmallIntegerField(null=True, blank=True, help_text="0–99 (espeak-ng -p)")
+    subtitles = models.CharField(max_length=8, choices=[("burned", "Burned in"), ("file", "WebVTT file"), ("both", "Both")], blank=True)
+    scenes = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -87,3 +96,18 @@ class Project(models.Model):
         errors = presets.size_errors(presets.PLATFORMS[self.platform], self.width, self.height)
         if errors:
             raise ValidationError(errors)
+
+
+class ProjectInput(models.Model):
+    """An uploaded file a project uses (seed 000's selfie, ref, copy_target; a film scene's image)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="inputs")
+    asset = models.ForeignKey("pipeline.Asset", on_delete=models.CASCADE, related_name="project_inputs")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["project", "asset"], name="studio_project_input_unique")]
+
+    def __str__(self):
+        return f"{self.project_id} ← {self.asset_id}"

@@ -28,24 +28,28 @@ def fake_programs(directory: Path, names) -> str:
     return str(directory)
 
 
+RUN_PROGRAMS = ["openscad", "ffmpeg", "espeak-ng", "colmap"]
+
+
 def test_run_check_names_the_exact_command_when_openscad_is_missing(tmp_path):
     # No apt-get on PATH either, so even as root it cannot install and must stop at once.
-    result = check("run", fake_programs(tmp_path / "bin", []))
+    result = check("run", fake_programs(tmp_path / "bin", [p for p in RUN_PROGRAMS if p != "openscad"]))
     assert result.returncode == 2
     assert result.stderr.splitlines()[-1] == "  sudo apt-get update && sudo apt-get install -y openscad"
     assert "openscad (openscad): text-to-3D jobs" in result.stderr
 
 
 def test_run_check_passes_quietly_when_everything_is_there(tmp_path):
-    result = check("run", fake_programs(tmp_path / "bin", ["openscad"]))
+    result = check("run", fake_programs(tmp_path / "bin", RUN_PROGRAMS))
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_test_check_lists_every_missing_package_of_the_one_list(tmp_path):
-    result = check("test", fake_programs(tmp_path / "bin", ["openscad"]))
+    result = check("test", fake_programs(tmp_path / "bin", RUN_PROGRAMS))
     assert result.returncode == 2
     command = result.stderr.splitlines()[-1]
-    assert "openscad" not in command and "redis-server" in command and "chromium" in command
+    assert "openscad" not in command and "ffmpeg" not in command
+    assert "redis-server" in command and "chromium" in command and "tesseract-ocr" in command
 
 
 def test_make_checks_system_packages_before_anything_else():

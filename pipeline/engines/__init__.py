@@ -125,7 +125,8 @@ def _load() -> None:
         return
     for kind in settings.PIPELINE_TIME_LIMITS:
         register(ClientEngine(kind))
-    for module in ["pipeline.engines.scad.engine", "pipeline.engines.runpod", *settings.PIPELINE_ENGINE_MODULES]:
+    for module in ["pipeline.engines.scad.engine", "pipeline.engines.runpod", *settings.PIPELINE_APP_ENGINE_MODULES,
+                   *settings.PIPELINE_ENGINE_MODULES]:
         importlib.import_module(module)
     _loaded = True
 

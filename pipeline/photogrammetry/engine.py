@@ -1,0 +1,1 @@
+"""The local photogrammetry engine (issue 14). Registers nothing yet."""

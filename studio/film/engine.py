@@ -1,0 +1,1 @@
+"""The local film engine (issue 12). Registers nothing yet."""

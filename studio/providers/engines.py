@@ -1,0 +1,1 @@
+"""Remote image engines: Gemini, Seedream, fal, OpenRouter (issue 11). Registers nothing yet."""

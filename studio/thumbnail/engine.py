@@ -1,0 +1,1 @@
+"""The local thumbnail engine (issue 11). Registers nothing yet."""
