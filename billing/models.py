@@ -74,8 +74,9 @@ KIND_SIGNS = {
 }
 
 
-def amount_fits_kind(kind: str, amount: int) -> bool:
-    if kind not in KIND_SIGNS:
+def amount_fits_kind(kind: str, amount) -> bool:
+    """Whether a ledger entry of `kind` may move `amount` (a whole number of credits, never a bool)."""
+    if kind not in KIND_SIGNS or isinstance(amount, bool) or not isinstance(amount, int):
         return False
     sign = KIND_SIGNS[kind]
     return amount != 0 if sign is None else (amount > 0) - (amount < 0) == sign
@@ -148,7 +149,7 @@ class CreditEntry(models.Model):
     def save(self, *args, **kwargs):
         if self.pk is not None and not kwargs.get("force_insert"):
             raise AppendOnly("Ledger entries are append-only.")
-        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or not amount_fits_kind(self.kind, self.amount):
+        if not amount_fits_kind(self.kind, self.amount):
             raise IntegrityError(f"A {str(self.kind)!r} ledger entry cannot move {self.amount!r} credits.")
         super().save(*args, **kwargs)
 

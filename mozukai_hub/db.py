@@ -76,13 +76,12 @@ def fetchone_prepared(sql: str, params, db=None):
     cursor = _session_cursor(db)
     if db.queries_logged or db.execute_wrappers:
         # Debugging, tests counting queries, instrumentation: through Django's cursor wrapper.
-        wrapped = db._prepare_cursor(cursor)  # never closed: the cursor is reused
-        wrapped.execute(sql, params)
-        return wrapped.fetchone() if cursor.pgresult.status == ExecStatus.TUPLES_OK else None
-    # Otherwise the same checks and error translation as Django's wrapper, without building one
-    # per call (under load that cost a third of a bare UPDATE's throughput, bench/credits.py).
-    db.validate_thread_sharing()
-    db.validate_no_broken_transaction()
-    with db.wrap_database_errors:
-        cursor.execute(sql, params)
-        return cursor.fetchone() if cursor.pgresult.status == ExecStatus.TUPLES_OK else None
+        db._prepare_cursor(cursor).execute(sql, params)  # the wrapper is never closed: the cursor is reused
+    else:
+        # The same checks and error translation as Django's wrapper, without building one per
+        # call (under load that cost a third of a bare UPDATE's throughput, bench/credits.py).
+        db.validate_thread_sharing()
+        db.validate_no_broken_transaction()
+        with db.wrap_database_errors:
+            cursor.execute(sql, params)
+    return cursor.fetchone() if cursor.pgresult.status == ExecStatus.TUPLES_OK else None
