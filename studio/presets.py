@@ -15,6 +15,10 @@ MIN_SIDE = 320
 MAX_SIDE = 4096
 ASPECT_TOLERANCE = 0.01  # a custom size keeps its platform's aspect within 1%
 MB = 1024 * 1024
+# Credits of a thumbnail job = variants × QUALITY_PRICE_UNITS[quality] × CREDIT_PRICES["thumbnail"]:
+# an hd variant is rendered at the project's full size with the remote engines' higher tier.
+QUALITY_PRICE_UNITS = {"std": 1, "hd": 2}
+VARIANTS_RANGE = (1, 4)
 
 
 @dataclass(frozen=True)
@@ -166,9 +170,32 @@ def size_resolve(platform: Platform, width: int | None, height: int | None) -> t
     return width, height
 
 
+def film_presets() -> dict:
+    """What a film project may choose: the installed espeak-ng voices (with the speed and pitch
+    ranges), aspects, resolutions, subtitle modes and the scene limits."""
+    from .film import voices
+    from .models import DURATION_RANGE, FILM_ASPECTS, FILM_RESOLUTIONS, NARRATION_MAX, SCENES_MAX, SUBTITLE_MODES
+
+    return {
+        "voices": list(voices.voices_list()),
+        "default_voice": voices.DEFAULT_VOICE,
+        "voice_speed": {"min": voices.SPEED_RANGE[0], "max": voices.SPEED_RANGE[1], "default": voices.DEFAULT_SPEED},
+        "voice_pitch": {"min": voices.PITCH_RANGE[0], "max": voices.PITCH_RANGE[1], "default": voices.DEFAULT_PITCH},
+        "aspect_ratios": list(FILM_ASPECTS),
+        "resolutions": list(FILM_RESOLUTIONS),
+        "subtitle_modes": list(SUBTITLE_MODES),
+        "max_scenes": SCENES_MAX,
+        "max_narration_chars": NARRATION_MAX,
+        "scene_duration_s": {"min": DURATION_RANGE[0], "max": DURATION_RANGE[1]},
+    }
+
+
 def presets_as_dict() -> dict:
     return {
         "platforms": [p.as_dict() for p in PLATFORMS.values()],
         "vibes": [v.as_dict() for v in VIBES.values()],
         "limits": {"min_side": MIN_SIDE, "max_side": MAX_SIDE, "aspect_tolerance": ASPECT_TOLERANCE},
+        "quality_price_units": dict(QUALITY_PRICE_UNITS),
+        "variants": {"min": VARIANTS_RANGE[0], "max": VARIANTS_RANGE[1]},
+        "film": film_presets(),
     }

@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from mozukai_hub.api.serializers import StrictSerializer
 
+from .. import storage
 from ..models import Asset, AssetMeta, Job, JobEvent
 from ..services.jobs import job_queue_positions
 from ..transitions import client_transitions
@@ -27,6 +28,19 @@ class JobAssetSerializer(serializers.ModelSerializer):
         fields = ["id", "asset_type", "is_primary", "size", "content_type"]
 
 
+class JobOutputSerializer(serializers.ModelSerializer):
+    """A stored output with a signed, expiring download link (PIPELINE_DOWNLOAD_URL_SECONDS)."""
+
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Asset
+        fields = ["id", "asset_type", "is_primary", "size", "content_type", "width", "height", "url"]
+
+    def get_url(self, asset) -> str:
+        return storage.download_url(asset=asset, request=self.context.get("request"))[0]
+
+
 class JobListSerializer(serializers.ListSerializer):
     """Queue positions of a whole page in one query (`services.job_queue_positions`)."""
 
@@ -41,6 +55,8 @@ class JobSerializer(serializers.ModelSerializer):
     session_id = serializers.UUIDField(read_only=True, allow_null=True)
     output_format = serializers.SerializerMethodField()
     assets = serializers.SerializerMethodField()
+    outputs = serializers.SerializerMethodField(
+        help_text="The job's stored outputs with signed download URLs (seed 000); `result` says what each is")
     cost_credits = serializers.IntegerField(source="credit_cost", read_only=True,
                                             help_text="Credits the job costs (seed 000's name; same as credit_cost)")
     valid_transitions = serializers.SerializerMethodField(
@@ -54,7 +70,7 @@ class JobSerializer(serializers.ModelSerializer):
         list_serializer_class = JobListSerializer
         fields = ["id", "user_id", "session_id", "kind", "status", "stage", "progress", "prompt", "output_format",
                   "params", "result", "error", "error_type", "engine", "provider_job_id", "credit_cost", "cost_credits",
-                  "attempts", "assets", "valid_transitions", "queue_position", "last_event_seq", "created_at",
+                  "attempts", "assets", "outputs", "valid_transitions", "queue_position", "last_event_seq", "created_at",
                   "updated_at", "queued_at", "started_at", "finished_at"]
 
     def get_output_format(self, job) -> str | None:
@@ -65,6 +81,13 @@ class JobSerializer(serializers.ModelSerializer):
         if assets is None:
             assets = list(job.assets.all())
         return JobAssetSerializer(assets, many=True).data
+
+    def get_outputs(self, job) -> list:
+        assets = getattr(job, "asset_list", None)
+        if assets is None:
+            assets = list(job.assets.all())
+        stored = [a for a in assets if a.file and a.role == Asset.Role.OUTPUT]
+        return JobOutputSerializer(stored, many=True, context=self.context).data
 
     def get_valid_transitions(self, job) -> list[str]:
         return client_transitions(job.status, client_worked=job.client_worked)
@@ -87,6 +110,14 @@ class JobCreateSerializer(StrictSerializer):
     model = serializers.CharField(required=False, max_length=32, help_text="Alias of engine")
     model_pref = serializers.CharField(required=False, max_length=32, help_text="Alias of engine")
     start = serializers.BooleanField(required=False, default=True)
+    # A job made from something another app owns (api/hooks.py): studio's projects (seed 000).
+    project_id = serializers.UUIDField(required=False, help_text="Make the job from this project of yours (kind and "
+                                       "params are the project's; see GET /api/v1/projects/presets)")
+    quality = serializers.CharField(required=False, max_length=16, help_text="With project_id: std or hd (thumbnails)")
+    variants = serializers.IntegerField(required=False, min_value=0, max_value=100,
+                                        help_text="With project_id: how many variants (thumbnails, 1–4)")
+
+    SOURCE_OPTIONS = ("quality", "variants")
 
     def validate_params(self, value):
         if not isinstance(value, dict):
@@ -94,8 +125,17 @@ class JobCreateSerializer(StrictSerializer):
         return value
 
     def validate(self, attrs):
-        if not attrs.get("prompt") and not attrs.get("kind") and not attrs.get("params"):
-            raise serializers.ValidationError({"prompt": ["Give a prompt, or a kind with params."]})
+        if attrs.get("project_id"):
+            clash = [name for name in ("kind", "params", "prompt", "output_format", "session_id") if name in attrs]
+            if clash:
+                raise serializers.ValidationError({name: ["Not with project_id: the project gives the job's kind and params."]
+                                                   for name in clash})
+        else:
+            stray = [name for name in self.SOURCE_OPTIONS if name in attrs]
+            if stray:
+                raise serializers.ValidationError({name: ["Only with project_id."] for name in stray})
+            if not attrs.get("prompt") and not attrs.get("kind") and not attrs.get("params"):
+                raise serializers.ValidationError({"prompt": ["Give a prompt, or a kind with params (or a project_id)."]})
         attrs["engine"] = attrs.pop("engine", None) or attrs.pop("model", None) or attrs.pop("model_pref", None)
         attrs.pop("model", None)
         attrs.pop("model_pref", None)
@@ -133,6 +173,8 @@ class AssetUploadSerializer(StrictSerializer):
     # its calls work as written: either name is accepted.
     type = serializers.ChoiceField(choices=UPLOAD_ROLES, required=False, write_only=True, help_text="Alias of role (seed 000).")
     job_id = serializers.UUIDField(required=False, allow_null=True)
+    project_id = serializers.UUIDField(required=False, allow_null=True,
+                                       help_text="Record the upload as an input of this project of yours (seed 000)")
 
     def validate(self, attrs):
         alias = attrs.pop("type", None)

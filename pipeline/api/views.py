@@ -8,6 +8,8 @@ presents it, signed in or not; a wrong one is a 404 like a missing job. Everythi
 signed-in only.
 """
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -26,6 +28,7 @@ from ..models import Asset
 from ..owners import JobOwner
 from ..transitions import normalize_status
 from ..uploads import CONTENT_TYPES
+from . import hooks
 from . import serializers as s
 
 
@@ -93,7 +96,8 @@ class JobListView(GenericAPIView):
 
     @extend_schema(
         operation_id="jobs_list",
-        parameters=[OpenApiParameter("session_id"), OpenApiParameter("status"), OpenApiParameter("kind")],
+        parameters=[OpenApiParameter("session_id"), OpenApiParameter("status"), OpenApiParameter("kind"),
+                    OpenApiParameter("project_id", description="Only the jobs made from this project")],
         responses=s.JobSerializer(many=True),
     )
     def get(self, request):
@@ -101,20 +105,31 @@ class JobListView(GenericAPIView):
             user=request.user, session_id=_uuid_param(request, "session_id"),
             status=_status_param(request.query_params.get("status")), kind=request.query_params.get("kind") or None,
         )
+        project_id = _uuid_param(request, "project_id")
+        if project_id:
+            jobs = jobs.filter(params__project_id=str(project_id))  # the snapshot a project job carries
         page = self.paginate_queryset(jobs)
-        return self.get_paginated_response(s.JobSerializer(page, many=True).data)
+        return self.get_paginated_response(s.JobSerializer(page, many=True, context={"request": request}).data)
 
     @extend_schema(request=s.JobCreateSerializer, responses={201: s.JobSerializer})
     def post(self, request):
         data = s.JobCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        v = data.validated_data
+        v = dict(data.validated_data)
+        if v.get("project_id"):
+            # Another app's object gives the kind and params (api/hooks.py): 404 if not the caller's.
+            resolve = hooks.job_source("project_id")
+            if resolve is None or not request.user.is_authenticated:
+                raise ValidationError({"project_id": ["Jobs from projects are not available here."]})
+            options = {name: v[name] for name in s.JobCreateSerializer.SOURCE_OPTIONS if name in v}
+            v["kind"], v["params"] = resolve(user=request.user, value=v["project_id"], options=options)
         session = selectors.job_session_get_for_user(user=request.user, session_id=v["session_id"]) if v.get("session_id") else None
         job = services.job_create(
             owner=JobOwner.from_request(request), kind=v.get("kind"), params=v.get("params"), prompt=v.get("prompt", ""),
             output_format=v.get("output_format"), engine=v.get("engine"), session=session, start=v["start"],
         )
-        return Response(s.JobSerializer(_job(request, job.pk)).data, status=status.HTTP_201_CREATED)
+        return Response(s.JobSerializer(_job(request, job.pk), context={"request": request}).data,
+                        status=status.HTTP_201_CREATED)
 
 
 class JobDetailView(GenericAPIView):
@@ -124,7 +139,7 @@ class JobDetailView(GenericAPIView):
 
     @extend_schema(parameters=VISITOR_PARAMETERS)
     def get(self, request, job_id):
-        return Response(s.JobSerializer(job_for_caller(request, job_id)).data)
+        return Response(s.JobSerializer(job_for_caller(request, job_id), context={"request": request}).data)
 
     @extend_schema(request=s.JobStatusSerializer)
     def patch(self, request, job_id):
@@ -262,7 +277,22 @@ class AssetListView(GenericAPIView):
         return Response(s.AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
+def _avatar_from(*, user, asset: Asset) -> None:
+    """`type=profile_photo` (seed 000): the stored (already re-encoded) image becomes the avatar,
+    re-encoded once more by the accounts service as every avatar is."""
+    from accounts.services import user_set_avatar
+
+    with asset.file.open("rb") as handle:
+        try:
+            user_set_avatar(user=user, upload=handle)
+        except DjangoValidationError as exc:
+            raise ValidationError({"file": exc.message_dict.get("avatar", exc.messages)})
+
+
 class AssetUploadView(APIView):
+    """Upload a file. With `project_id` (yours; another's is a 404 and nothing is stored) it
+    becomes an input of that project (api/hooks.py); `type=profile_photo` also sets your avatar."""
+
     parser_classes = [MultiPartParser, FormParser]
     throttle_scope = "uploads"
 
@@ -272,7 +302,24 @@ class AssetUploadView(APIView):
         data.is_valid(raise_exception=True)
         v = data.validated_data
         job = _job(request, v["job_id"]) if v.get("job_id") else None
-        asset = services.asset_upload(user=request.user, upload=v["file"], role=v["role"], job=job)
+        attach = None
+        if v.get("project_id"):
+            resolve = hooks.upload_target("project_id")
+            if resolve is None:
+                raise ValidationError({"project_id": ["Uploads to projects are not available here."]})
+            attach = resolve(user=request.user, value=v["project_id"])  # 404 before anything is stored
+        with transaction.atomic():
+            asset = services.asset_upload(user=request.user, upload=v["file"], role=v["role"], job=job)
+            try:
+                if attach is not None:
+                    attach(asset)
+                if v["role"] == Asset.Role.PROFILE_PHOTO:
+                    if asset.asset_type not in (Asset.Type.PNG, Asset.Type.JPG, Asset.Type.WEBP):
+                        raise ValidationError({"file": ["A profile photo must be an image (PNG, JPEG or WebP)."]})
+                    _avatar_from(user=request.user, asset=asset)
+            except Exception:
+                asset.file.storage.delete(asset.file.name)  # the row rolls back: no orphan file either
+                raise
         return Response(s.AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 

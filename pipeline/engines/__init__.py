@@ -157,7 +157,12 @@ def engine_resolve(*, kind: str, name: str | None) -> Engine:
             code="unknown_engine",
         )
     if not engine.is_configured():
-        raise ApplicationError(f"Engine {name!r} for {kind} is not configured on this server.", code="engine_unconfigured")
+        available = engines_for(kind)
+        raise ApplicationError(
+            f"Engine {name!r} for {kind} is not configured on this server"
+            + (f"; available: {', '.join(available)}." if available else "; none is available."),
+            code="engine_unconfigured",
+        )
     return engine
 
 

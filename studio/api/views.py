@@ -5,11 +5,32 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 
 from .. import presets, selectors, services
+from ..models import Project
 from . import serializers as s
 
 
+def _with_latest_jobs(projects) -> list:
+    projects = list(projects)
+    latest = selectors.project_jobs_latest(projects=projects)
+    for project in projects:
+        project.latest_jobs = latest[project.pk]
+    return projects
+
+
+def _render(request, project, **kwargs) -> dict:
+    return s.ProjectSerializer(project, context={"request": request}, **kwargs).data
+
+
+def _create_serializer(data):
+    """The body's kind picks its fields: a film's (seed 003) or a thumbnail's (seed 000)."""
+    is_film = isinstance(data, dict) and data.get("kind") == Project.Kind.FILM
+    return (s.FilmProjectCreateSerializer if is_film else s.ProjectCreateSerializer)(data=data)
+
+
 class ProjectPresetsView(GenericAPIView):
-    """Platforms (sizes, aspects, safe zones) and vibes (palettes, type): public, the same for everyone."""
+    """Platforms (sizes, aspects, safe zones), vibes (palettes, type), thumbnail quality prices and
+    the film choices (voices with speed and pitch ranges, aspects, resolutions, subtitle modes):
+    public, the same for everyone."""
 
     permission_classes = [AllowAny]
     serializer_class = s.PresetsSerializer
@@ -28,14 +49,21 @@ class ProjectListView(GenericAPIView):
         query = s.ProjectListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         page = self.paginate_queryset(selectors.project_list(user=request.user, kind=query.validated_data.get("kind")))
-        return self.get_paginated_response(s.ProjectSerializer(page, many=True).data)
+        return self.get_paginated_response(_render(request, _with_latest_jobs(page), many=True))
 
-    @extend_schema(request=s.ProjectCreateSerializer, responses={201: s.ProjectSerializer})
+    @extend_schema(request=s.ProjectCreateSerializer, responses={201: s.ProjectSerializer},
+                   description='A thumbnail project (seed 000), or a film project (seed 003) with `"kind": "film"` '
+                               "and the fields of FilmProjectCreate.")
     def post(self, request):
-        data = s.ProjectCreateSerializer(data=request.data)
+        data = _create_serializer(request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_create(owner=request.user, **data.validated_data)
-        return Response(s.ProjectSerializer(project).data, status=status.HTTP_201_CREATED)
+        v = dict(data.validated_data)
+        if v.get("kind") == Project.Kind.FILM:
+            v.pop("kind")
+            project = services.film_project_create(owner=request.user, **v)
+        else:
+            project = services.project_create(owner=request.user, **v)
+        return Response(_render(request, project), status=status.HTTP_201_CREATED)
 
 
 class ProjectDetailView(GenericAPIView):
@@ -44,23 +72,28 @@ class ProjectDetailView(GenericAPIView):
     def _project(self, request, project_id):
         return selectors.project_get_for_user(user=request.user, project_id=project_id)
 
-    def get(self, request, project_id):
-        return Response(s.ProjectSerializer(self._project(request, project_id)).data)
+    def _reload(self, request, project):
+        return _render(request, self._project(request, project.pk))
 
-    @extend_schema(request=s.ProjectUpdateSerializer)
+    def get(self, request, project_id):
+        return Response(_render(request, self._project(request, project_id)))
+
+    @extend_schema(request=s.ProjectUpdateSerializer, description="Any subset of the project's fields (a film's: FilmProjectUpdate).")
     def patch(self, request, project_id):
         project = self._project(request, project_id)
-        data = s.ProjectUpdateSerializer(data=request.data)
+        film = project.kind == Project.Kind.FILM
+        data = (s.FilmProjectUpdateSerializer if film else s.ProjectUpdateSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
-        return Response(s.ProjectSerializer(services.project_update(project=project, data=data.validated_data)).data)
+        return Response(self._reload(request, services.project_update(project=project, data=data.validated_data)))
 
     @extend_schema(request=s.ProjectCreateSerializer, description="Replace: fields left out go back to their defaults.")
     def put(self, request, project_id):
         project = self._project(request, project_id)
-        data = s.ProjectCreateSerializer(data=request.data)
+        film = project.kind == Project.Kind.FILM
+        data = (s.FilmProjectReplaceSerializer if film else s.ProjectCreateSerializer)(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_update(project=project, data=data.validated_data, replace=True)
-        return Response(s.ProjectSerializer(project).data)
+        return Response(self._reload(request, project))
 
     def delete(self, request, project_id):
         services.project_delete(project=self._project(request, project_id))

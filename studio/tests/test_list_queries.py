@@ -16,5 +16,6 @@ def test_projects_list_costs_the_same_queries_for_2_or_6_projects(auth_client, u
         Project.objects.create(owner=other_user, title="theirs", mode="design", platform="x", width=1600, height=900,
                                headline="theirs", vibe="tech", model_pref="local")
 
-    projects = list_queries_pinned(auth_client, "/api/v1/projects?kind=thumbnail", add_rows=add_projects, pin=4)
+    # auth (2), count, page, the inputs of the page, the latest jobs of the page (one windowed query)
+    projects = list_queries_pinned(auth_client, "/api/v1/projects?kind=thumbnail", add_rows=add_projects, pin=6)
     assert len(projects) == 6 and all(p["user_id"] == str(user.pk) for p in projects)

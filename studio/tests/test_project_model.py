@@ -18,7 +18,8 @@ THUMBNAIL = {"kind": "thumbnail", "title": "T", "mode": "design", "platform": "y
     ({"width": 640, "height": 360}, {"width", "height"}),
     ({"platform": "instagram_square", "width": 5000, "height": 5000}, {"width", "height"}),
     ({"headline": ""}, {"headline"}),
-    ({"kind": "film"}, {"kind"}),
+    # A film needs its own fields: a thumbnail's body is not a film.
+    ({"kind": "film"}, {"aspect_ratio", "resolution", "voice", "subtitles", "scenes"}),
 ])
 def test_full_clean_names_what_is_wrong(user, change, fields):
     with pytest.raises(ValidationError) as refused:
@@ -30,4 +31,23 @@ def test_full_clean_names_what_is_wrong(user, change, fields):
 def test_the_database_refuses_an_incomplete_or_out_of_range_thumbnail(user, change):
     with pytest.raises(IntegrityError), transaction.atomic():
         Project.objects.create(owner=user, **{**THUMBNAIL, **change})
+    assert Project.objects.count() == 0
+
+
+FILM = {"kind": "film", "title": "F", "aspect_ratio": "16:9", "resolution": "720p", "voice": "en-us", "voice_speed": 165,
+        "voice_pitch": 50, "subtitles": "both", "vibe": "professional",
+        "scenes": [{"narration": "Hello.", "visual": "A lake", "duration_s": 3}]}
+
+
+def test_a_complete_film_is_valid_and_its_scenes_are_made_canonical(user):
+    film = Project(owner=user, **FILM)
+    film.full_clean()
+    assert film.scenes == [{"narration": "Hello.", "visual": "A lake", "duration_s": 3, "image_asset_id": None}]
+
+
+@pytest.mark.parametrize("change", [{"voice": ""}, {"voice_speed": 500}, {"aspect_ratio": "4:3"}, {"subtitles": "none"},
+                                    {"title": ""}])
+def test_the_database_refuses_an_incomplete_film(user, change):
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Project.objects.create(owner=user, **{**FILM, **change})
     assert Project.objects.count() == 0

@@ -121,10 +121,13 @@ def test_off_aspect_names_both_sides_and_says_the_expected_size(auth_client):
     assert set(fields) == {"width", "height"} and "16:9" in fields["height"][0] and "1080" in fields["height"][0]
 
 
-def test_a_film_project_is_refused_clearly_until_film_projects_exist(auth_client):
+def test_a_film_body_gets_the_film_rules_and_a_thumbnail_field_on_a_film_is_unknown(auth_client):
+    # Film projects in full: test_film_projects_api.py.
     response = auth_client.post("/api/v1/projects", {"kind": "film", "title": "My film", "scenes": []}, format="json")
-    assert fields_of(response) == {"kind": ["Film projects are not available yet."]}
-    assert response.json()["error"]["message"] == "Invalid input: Film projects are not available yet."
+    assert fields_of(response) == {"scenes": ["Between 1 and 30 scenes (got 0)."]}
+    response = auth_client.post("/api/v1/projects", {"kind": "film", "title": "My film", "platform": "youtube",
+                                                     "scenes": [{"narration": "Hi"}]}, format="json")
+    assert fields_of(response) == {"platform": ["Unknown field."]}
     assert Project.objects.count() == 0
 
 
@@ -193,11 +196,20 @@ def test_list_is_the_callers_newest_first_paged_in_headers_and_filtered_by_kind(
     assert fields_of(auth_client.get("/api/v1/projects?kind=poster")) == {"kind": ['"poster" is not a valid choice.']}
 
 
-def test_presets_list_platforms_and_vibes_without_prices(api_client):
+def test_presets_list_platforms_vibes_quality_prices_and_the_film_choices(api_client):
     response = api_client.get("/api/v1/projects/presets")
     assert response.status_code == 200
     body = response.json()
-    assert set(body) == {"platforms", "vibes", "limits"}
+    assert set(body) == {"platforms", "vibes", "limits", "quality_price_units", "variants", "film"}
+    assert body["quality_price_units"] == {"std": 1, "hd": 2} and body["variants"] == {"min": 1, "max": 4}
+    film = body["film"]
+    assert {"code": "en-us", "name": film["voices"][[v["code"] for v in film["voices"]].index("en-us")]["name"],
+            "gender": "male"} in film["voices"] and len(film["voices"]) > 20
+    assert (film["default_voice"], film["voice_speed"], film["voice_pitch"]) == (
+        "en-us", {"min": 80, "max": 400, "default": 165}, {"min": 0, "max": 99, "default": 50})
+    assert (film["aspect_ratios"], film["resolutions"], film["subtitle_modes"]) == (
+        ["16:9", "9:16", "1:1"], ["720p", "1080p"], ["burned", "file", "both"])
+    assert (film["max_scenes"], film["max_narration_chars"], film["scene_duration_s"]) == (30, 600, {"min": 1, "max": 30})
     platforms = {p["key"]: p for p in body["platforms"]}
     assert set(platforms) == {"youtube", "youtube_shorts", "tiktok", "instagram_reels", "instagram_square",
                               "instagram_portrait", "x", "linkedin"}
@@ -213,7 +225,6 @@ def test_presets_list_platforms_and_vibes_without_prices(api_client):
         assert all(len(c) == 7 and c.startswith("#") and int(c[1:], 16) >= 0 for c in [*vibe["palette"].values(), *vibe["accents"]])
         assert vibe["headline_font"] and vibe["headline_case"] in ("upper", "title")
     assert body["limits"] == {"min_side": 320, "max_side": 4096, "aspect_tolerance": 0.01}
-    assert "price" not in response.content.decode()
     assert api_client.get("/api/v1/projects/presets/").json() == body
 
 
