@@ -1,3 +1,9 @@
-"""Routes (filled in by its issue)."""
+"""Photo generator page routes, mounted at /generate/."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.generate_page, name="generate"),
+]
