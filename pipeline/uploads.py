@@ -45,7 +45,7 @@ IMAGE_FORMATS = {"PNG": ("png", "image/png"), "JPEG": ("jpg", "image/jpeg"), "MP
 CONTENT_TYPES = {
     "png": "image/png", "jpg": "image/jpeg", "webp": "image/webp", "glb": "model/gltf-binary", "stl": "model/stl",
     "ply": "application/octet-stream", "obj": "model/obj", "mp4": "video/mp4", "wav": "audio/wav",
-    "scad": "text/plain; charset=utf-8", "json": "application/json",
+    "scad": "text/plain; charset=utf-8", "json": "application/json", "vtt": "text/vtt; charset=utf-8",
 }
 PBR_TEXTURES = ("baseColorTexture", "metallicRoughnessTexture", "normalTexture", "occlusionTexture", "emissiveTexture")
 # ffprobe/ffmpeg read hostile bytes: they run sandboxed (address space, CPU seconds, file size).
