@@ -12,9 +12,12 @@ from django.db.models import Q
 from mozukai_hub.api.errors import ApplicationError
 
 from ..models import Asset, AssetMeta, Job
+from ..moderation import image_upload_check
 from ..sniff import Rejected
 from ..uploads import upload_clean
 
+# Uploads a browser shows as pictures: checked by the image classifier before they are stored.
+IMAGE_TYPES = (Asset.Type.PNG, Asset.Type.JPG, Asset.Type.WEBP)
 META_FIELDS = ("part_name", "component_of", "position_json", "image_paths_json", "material_json", "is_composite_of", "used_for_json")
 
 
@@ -79,6 +82,8 @@ def asset_upload(*, user, upload, role: str = Asset.Role.UPLOAD, job: Job | None
         )
     try:
         with upload_clean(upload, size=upload.size) as clean, clean.path.open("rb") as handle:
+            if clean.asset_type in IMAGE_TYPES:
+                image_upload_check(clean.path)
             asset = Asset(owner=user, job=job, asset_type=clean.asset_type, role=role, size=clean.size,
                           content_type=clean.content_type, checksum=_sha256(handle), width=clean.width,
                           height=clean.height)

@@ -33,6 +33,7 @@ from django.template.defaultfilters import filesizeformat
 from billing.services import InsufficientCredits
 from mozukai_hub.api.errors import PaymentRequired
 from pipeline.models import Asset, Job, JobInput
+from pipeline.moderation import image_upload_check
 from pipeline.owners import JobOwner
 from pipeline.services import job_create, job_start
 from pipeline.sniff import Rejected, sniff_type
@@ -58,6 +59,7 @@ def photo_upload_clean(upload) -> Iterator[CleanUpload]:
         with upload_clean(upload, size=upload.size) as clean:
             if clean.asset_type not in PHOTO_TYPES:
                 raise Rejected("This is not a photo: send a PNG, JPEG or WebP image.")
+            image_upload_check(clean.path)  # 400 `moderation` before anything is stored or spent
             yield clean
     except Rejected as exc:
         raise ValidationError({"file": [str(exc)]})

@@ -102,10 +102,11 @@ def test_local_image_classifier_scores_with_its_shipped_weights(settings):
 
 
 def test_a_flagged_scene_image_fails_the_film_uncharged(user, settings):
-    settings.MODERATION_IMAGE_NSFW_THRESHOLD = 0.2
     grant(user, 10)
     before = _balance(user)
     calm, flagged = _upload(user, BLUE), _upload(user, SKIN)
+    # A stricter policy since the upload (the job checks the images again when it is submitted).
+    settings.MODERATION_IMAGE_NSFW_THRESHOLD = 0.2
     ok = _film(user, [{"narration": "Sea.", "visual": "Blue", "duration_s": 1, "image_asset_id": str(calm.pk)}])
     assert ok.status == "queued", ok.error
     services.job_cancel(job=ok)
@@ -178,3 +179,16 @@ def test_openai_sees_the_texts_and_each_image_as_an_image_url(openai_server, use
     assert job.status == "failed" and job.error_type == "moderation"
     assert job.moderation["engine"] == "openai" and job.moderation["categories"] == ["sexual"]
     assert job.credits_state == "released" and _balance(user) == before
+
+
+def test_a_flagged_image_upload_is_refused_before_anything_is_stored(user, settings, client):
+    settings.MODERATION_IMAGE_NSFW_THRESHOLD = 0.2
+    client.force_login(user)
+    assets_before = Asset.objects.count()
+    response = client.post("/api/v1/assets/upload", {"file": SimpleUploadedFile("me.png", _png(SKIN)), "type": "ref"})
+    error = response.json()["error"]
+    assert response.status_code == 400 and error["code"] == "moderation", response.content
+    assert error["moderation"]["categories"] == ["sexual"]
+    assert Asset.objects.count() == assets_before
+    response = client.post("/api/v1/assets/upload", {"file": SimpleUploadedFile("sea.png", _png(BLUE)), "type": "ref"})
+    assert response.status_code == 201

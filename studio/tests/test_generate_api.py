@@ -238,3 +238,13 @@ def test_the_openapi_schema_documents_both_routes(client):
     assert "post" in schema["paths"]["/api/v1/generate"]
     get = schema["paths"]["/api/v1/generate/{job_id}"]["get"]
     assert {("header", "X-Visitor-Token"), ("query", "visitor_token")} <= {(p["in"], p["name"]) for p in get["parameters"]}
+
+
+def test_a_photo_the_image_classifier_flags_is_refused_before_anything_is_stored_or_spent(settings):
+    # A flat skin tone scores about 0.3 with open_nsfw: a threshold of 0.2 makes it a refusal.
+    settings.MODERATION_IMAGE_NSFW_THRESHOLD = 0.2
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (224, 172, 150)).save(buffer, "JPEG")
+    answer = _post(APIClient(), buffer.getvalue())
+    assert answer.status_code == 400 and answer.json()["error"]["code"] == "moderation", answer.content
+    assert (Job.objects.count(), Asset.objects.count(), _stored_files(settings), _free()) == (0, 0, [], 3)
