@@ -10,7 +10,7 @@ signed-in only.
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from django.http import FileResponse
+from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -393,6 +393,50 @@ class AssetMetaDetailView(GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+def _byte_range(header: str, *, size: int) -> tuple[int, int] | None:
+    """The (first, last) bytes of a single `Range: bytes=…` (RFC 9110 §14.1.2), `(size, size)`
+    for one that starts past the end, None for no range or one we answer in full (several
+    ranges, another unit, a malformed value: a server may ignore those)."""
+    unit, _, spec = header.partition("=")
+    if unit.strip().lower() != "bytes" or "," in spec:
+        return None
+    first, dash, last = spec.strip().partition("-")
+    if not dash or not (first.isdigit() or last.isdigit()) or (first and not first.isdigit()) or (last and not last.isdigit()):
+        return None
+    if not first:  # a suffix: the last N bytes
+        return (max(size - int(last), 0), size - 1) if int(last) else None
+    first_byte = int(first)
+    if first_byte >= size:
+        return (size, size)
+    last_byte = min(int(last), size - 1) if last else size - 1
+    return (first_byte, last_byte) if last_byte >= first_byte else None
+
+
+def _range_response(handle, byte_range: tuple[int, int], *, size: int, content_type: str) -> StreamingHttpResponse:
+    first, last = byte_range
+    if first >= size:
+        handle.close()
+        refused = ApplicationError("The range starts past the end of the file.", code="range_not_satisfiable",
+                                   status_code=416)
+        refused.headers = {"Content-Range": f"bytes */{size}"}
+        raise refused
+
+    def chunks(remaining: int = last - first + 1, block: int = 1 << 16):
+        with handle:
+            handle.seek(first)
+            while remaining > 0:
+                data = handle.read(min(block, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+
+    response = StreamingHttpResponse(chunks(), status=206, content_type=content_type)
+    response["Content-Range"] = f"bytes {first}-{last}/{size}"
+    response["Content-Length"] = str(last - first + 1)
+    return response
+
+
 class DownloadView(APIView):
     """A signed link: whoever holds it may download until it expires; tampered/expired → 403."""
 
@@ -410,8 +454,16 @@ class DownloadView(APIView):
         name = f"{asset.job_id or asset.pk}.{asset.asset_type}"
         # Always an attachment with the one type of its asset type (never a stored or declared
         # one), not sniffed, and sandboxed should a browser render it anyway.
-        response = FileResponse(asset.file.open("rb"), as_attachment=True, filename=name,
-                                content_type=CONTENT_TYPES.get(asset.asset_type, "application/octet-stream"))
+        content_type = CONTENT_TYPES.get(asset.asset_type, "application/octet-stream")
+        handle = asset.file.open("rb")
+        byte_range = _byte_range(request.headers.get("Range", ""), size=asset.file.size)
+        if byte_range is None:
+            response = FileResponse(handle, as_attachment=True, filename=name, content_type=content_type)
+        else:
+            # One range (a <video> seeking in a film): 206 with that slice, or 416 past the end.
+            response = _range_response(handle, byte_range, size=asset.file.size, content_type=content_type)
+            response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Accept-Ranges"] = "bytes"
         response["X-Content-Type-Options"] = "nosniff"
         response["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return response

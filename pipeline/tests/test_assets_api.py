@@ -41,6 +41,34 @@ def test_upload_png_sniffed_and_downloadable(auth_client, user, api_client, sett
 
 
 @pytest.mark.django_db
+def test_a_signed_link_serves_byte_ranges_so_a_video_can_seek(auth_client, api_client):
+    data = png_bytes((40, 30))
+    asset_id = upload(auth_client, data).json()["id"]
+    stored = Asset.objects.get(pk=asset_id).file.open("rb").read()  # the re-encoded file
+    url = auth_client.get(f"/api/v1/assets/{asset_id}/download-url").json()["url"]
+    size = len(stored)
+
+    def get(range_header=None):
+        response = api_client.get(url, **({"HTTP_RANGE": range_header} if range_header else {}))
+        return response, b"".join(response.streaming_content)
+
+    whole, body = get()
+    assert whole.status_code == 200 and body == stored and whole["Accept-Ranges"] == "bytes"
+    for header, first, last in (("bytes=0-9", 0, 9), ("bytes=10-", 10, size - 1), ("bytes=-5", size - 5, size - 1),
+                                (f"bytes=3-{size + 100}", 3, size - 1)):
+        part, body = get(header)
+        assert part.status_code == 206, header
+        assert part["Content-Range"] == f"bytes {first}-{last}/{size}" and body == stored[first:last + 1], header
+        assert part["Content-Disposition"].startswith("attachment") and part["X-Content-Type-Options"] == "nosniff"
+    past = api_client.get(url, HTTP_RANGE=f"bytes={size}-")
+    assert past.status_code == 416 and past["Content-Range"] == f"bytes */{size}"
+    assert past.json()["error"]["code"] == "range_not_satisfiable"
+    for ignored in ("bytes=0-1,4-5", "items=0-1", "bytes=5-2", "bytes=x-"):
+        response, body = get(ignored)
+        assert response.status_code == 200 and body == stored, ignored
+
+
+@pytest.mark.django_db
 def test_upload_takes_the_seeds_type_field_as_the_role(auth_client, user):
     """Seed 000: `curl -F "file=@image.jpg" -F "type=profile_photo"`."""
     response = upload(auth_client, png_bytes(), type="profile_photo")
