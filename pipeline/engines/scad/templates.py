@@ -77,12 +77,73 @@ difference() {
     return Model("planter_tray", f"$fn = {_fn()};\n{head}\n{body}\n", p, (width, depth, height))
 
 
+# Screws by ISO metric size: clearance holes (the screw passes) and pilot holes (a self-tapping
+# screw cuts its thread into a printed post).
+SCREW_CLEARANCE_MM = {"M2": 2.2, "M2.5": 2.7, "M3": 3.2, "M4": 4.3, "M5": 5.3}
+SCREW_PILOT_MM = {"M2": 1.7, "M2.5": 2.1, "M3": 2.6, "M4": 3.4, "M5": 4.2}
+# Flight-controller stacks: the square hole spacing (centre to centre, mm) → the usual screw.
+FC_STACKS = {16.0: "M2", 20.0: "M2", 25.5: "M2", 30.5: "M3"}
+# Brushless motors by stator class (the first two digits of "2205", "1404"): the bolt pattern as
+# the two distances between opposite holes across the shaft ("16x19"), and the screw.
+MOTOR_CLASSES = [  # (largest class, pattern, screw)
+    (11, (9.0, 9.0), "M2"),
+    (14, (12.0, 12.0), "M2"),
+    (20, (16.0, 16.0), "M2"),
+    (26, (16.0, 19.0), "M3"),
+    (99, (19.0, 25.0), "M3"),
+]
+
+
+def motor_pattern(stator_class: int) -> tuple[tuple[float, float], str]:
+    """Bolt pattern and screw of a motor class, e.g. 22 (2205, 22xx) → ((16, 19), "M3")."""
+    return next((pattern, screw) for top, pattern, screw in MOTOR_CLASSES if stator_class <= top)
+
+
+def prop_span_mm(prop_in: float) -> float:
+    """The motor-to-motor (diagonal) distance for props of this size: neighbouring motors sit
+    span / √2 apart, which leaves a fifth of a prop between neighbouring prop tips."""
+    return round(prop_in * 25.4 * 1.2 * 2 ** 0.5, 1)
+
+
+def _screw(features: dict, key: str, default: str) -> str:
+    screw = str(features.get(key) or default).upper()
+    if screw not in SCREW_CLEARANCE_MM:
+        raise ApplicationError(f"{key.replace('_', ' ')} must be one of {', '.join(SCREW_CLEARANCE_MM)} (got {screw}).", code="bad_dimensions")
+    return screw
+
+
+def _head(p: dict) -> str:
+    return "\n".join(f"{k} = {v:g};" if isinstance(v, float) else f"{k} = {v};" for k, v in p.items() if not isinstance(v, str))
+
+
 def enclosure_box(dims: dict, features: dict) -> Model:
-    width = _clamp("width", dims.get("width", dims.get("length", 100)), 20, 500)
-    depth = _clamp("depth", dims.get("depth", width * 0.6), 15, 500)
-    height = _clamp("height", dims.get("height", 40), 10, 300)
+    """An open box with four screw posts; `inner_*` sizes (what must fit inside) give the outer
+    size with the walls and floor added; `lid` adds a lid with clearance holes, printed beside it."""
     wall = _clamp("wall thickness", dims.get("thickness", 2), 1, 10)
-    p = dict(width=width, depth=depth, height=height, wall=wall, post_d=6.0, screw_d=2.6)
+    if "inner_width" in dims or "inner_length" in dims:
+        width = _clamp("width", dims.get("inner_width", dims.get("inner_length", 0)) + 2 * wall, 20, 500)
+    else:
+        width = _clamp("width", dims.get("width", dims.get("length", 100)), 20, 500)
+    if "inner_depth" in dims:
+        depth = _clamp("depth", dims["inner_depth"] + 2 * wall, 15, 500)
+    else:
+        depth = _clamp("depth", dims.get("depth", width * 0.6), 15, 500)
+    if "inner_height" in dims:
+        height = _clamp("height", dims["inner_height"] + wall, 10, 300)
+    else:
+        height = _clamp("height", dims.get("height", 40), 10, 300)
+    if min(width, depth) - 2 * wall < 10 or height - wall < 5:
+        raise ApplicationError(f"A {wall:g} mm wall leaves no room inside a {width:g} × {depth:g} × {height:g} mm box.", code="bad_dimensions")
+    screw = _screw(features, "screw", "M3")
+    screw_d = SCREW_PILOT_MM[screw]
+    post_d = round(max(6.0, screw_d + 3.4), 2)
+    lid = bool(features.get("lid"))
+    lid_t = round(max(wall, 1.6), 2)
+    gap = 5.0
+    # The posts reach a little into both walls, so they fuse with them instead of touching along a line.
+    post_in = round(wall + post_d / 2 - post_d * 0.15, 3)
+    p = dict(width=width, depth=depth, height=height, wall=wall, post_d=post_d, screw_d=screw_d, post_in=post_in,
+             lid=int(lid), lid_t=lid_t, lid_hole=SCREW_CLEARANCE_MM[screw], gap=gap, screw=screw)
     body = """
 difference() {
   union() {
@@ -90,12 +151,17 @@ difference() {
       translate([-width / 2, -depth / 2, 0]) cube([width, depth, height]);
       translate([-width / 2 + wall, -depth / 2 + wall, wall]) cube([width - 2 * wall, depth - 2 * wall, height]);
     }
-    for (x = [-1, 1], y = [-1, 1]) translate([x * (width / 2 - wall - post_d / 2), y * (depth / 2 - wall - post_d / 2), 0]) cylinder(h = height - 2, d = post_d);
+    for (x = [-1, 1], y = [-1, 1]) translate([x * (width / 2 - post_in), y * (depth / 2 - post_in), 0]) cylinder(h = height - 2, d = post_d);
   }
-  for (x = [-1, 1], y = [-1, 1]) translate([x * (width / 2 - wall - post_d / 2), y * (depth / 2 - wall - post_d / 2), wall]) cylinder(h = height, d = screw_d);
+  for (x = [-1, 1], y = [-1, 1]) translate([x * (width / 2 - post_in), y * (depth / 2 - post_in), wall]) cylinder(h = height, d = screw_d);
+}
+// the lid, printed beside the box: a plate with a clearance hole over each post
+if (lid == 1) translate([width + gap, 0, 0]) difference() {
+  translate([-width / 2, -depth / 2, 0]) cube([width, depth, lid_t]);
+  for (x = [-1, 1], y = [-1, 1]) translate([x * (width / 2 - post_in), y * (depth / 2 - post_in), -1]) cylinder(h = lid_t + 2, d = lid_hole);
 }"""
-    head = "\n".join(f"{k} = {v:g};" for k, v in p.items())
-    return Model("enclosure_box", f"$fn = {_fn()};\n{head}\n{body}\n", p, (width, depth, height))
+    bbox = (2 * width + gap if lid else width, depth, height)
+    return Model("enclosure_box", f"$fn = {_fn()};\n{_head(p)}\n{body}\n", p, bbox)
 
 
 def bracket(dims: dict, features: dict) -> Model:
@@ -103,7 +169,13 @@ def bracket(dims: dict, features: dict) -> Model:
     length = _clamp("length", dims.get("length", dims.get("depth", 50)), 15, 400)
     height = _clamp("height", dims.get("height", 50), 15, 400)
     thick = _clamp("thickness", dims.get("thickness", 4), 2, 20)
-    p = dict(width=width, length=length, height=height, thick=thick, hole_d=min(5.0, width / 4))
+    if features.get("screw"):
+        hole_d = SCREW_CLEARANCE_MM[_screw(features, "screw", "M3")]
+        if hole_d > width / 2.5:
+            raise ApplicationError(f"{features['screw']} holes do not fit a {width:g} mm wide bracket.", code="bad_dimensions")
+    else:
+        hole_d = min(5.0, width / 4)
+    p = dict(width=width, length=length, height=height, thick=thick, hole_d=hole_d)
     body = """
 difference() {
   union() {
@@ -121,12 +193,55 @@ difference() {
 
 
 def quadcopter_frame(dims: dict, features: dict) -> Model:
-    span = _clamp("motor-to-motor span", dims.get("span", dims.get("width", 160)), 60, 800)
+    """A one-piece X frame: a square centre plate with the flight-controller stack holes, four
+    arms at 90°, and a motor pad with the motor's bolt pattern at the end of each arm.
+
+    Honoured: `span` (motor-to-motor, diagonal; `width` as an older alias), `thickness` (of the
+    arms and plate), `arm_width`; features `prop_in` (prop size in inches: gives the span when no
+    span is asked, and must clear its neighbours when one is), `fc_mount` (16, 20, 25.5 or 30.5 mm
+    stack), `fc_screw` (or `screw`), `motor_class` (22 for 2205/22xx motors) or `motor_mount` ([a, b] mm across
+    the shaft) with `motor_screw`.
+    """
+    prop_in = float(features["prop_in"]) if features.get("prop_in") else None
+    if prop_in is not None and not (1 <= prop_in <= 15):
+        raise ApplicationError(f"prop size must be between 1 and 15 inches (got {prop_in:g}).", code="bad_dimensions")
+    if "span" in dims or "width" in dims:
+        span = _clamp("motor-to-motor span", dims.get("span", dims.get("width")), 60, 800)
+    else:
+        span = _clamp("motor-to-motor span", prop_span_mm(prop_in) if prop_in else 160, 60, 800)
+    if prop_in and span / 2 ** 0.5 < prop_in * 25.4 + 4:
+        raise ApplicationError(
+            f"{prop_in:g}-inch props need at least {prop_in * 25.4 * 2 ** 0.5 + 6:.0f} mm motor-to-motor; "
+            f"at {span:g} mm neighbouring props would hit each other.", code="bad_dimensions")
     arm_t = _clamp("arm thickness", dims.get("thickness", 3), 1.5, 12)
-    arm_w = max(6.0, span / 20)
-    motor_d = max(12.0, span / 7)
-    plate = max(30.0, span / 4)
-    p = dict(span=span, arm_t=arm_t, arm_w=arm_w, motor_d=motor_d, plate=plate)
+    arm_w = _clamp("arm width", dims.get("arm_width", round(max(6.0, span / 20), 2)), 4, 40)
+    fc = float(features.get("fc_mount") or (20.0 if span < 200 else 30.5))
+    if fc not in FC_STACKS:
+        raise ApplicationError(f"flight-controller stack must be one of {', '.join(f'{s:g}' for s in FC_STACKS)} mm (got {fc:g}).", code="bad_dimensions")
+    fc_screw = _screw(features, "fc_screw", features.get("screw") or FC_STACKS[fc])  # "M3 screws": the stack's
+    if features.get("motor_mount"):
+        try:
+            motor_a, motor_b = (float(v) for v in features["motor_mount"])
+        except (TypeError, ValueError):
+            raise ApplicationError("motor mount must be two distances in mm, e.g. [16, 19].", code="bad_dimensions")
+        motor_screw = _screw(features, "motor_screw", "M3" if max(motor_a, motor_b) >= 16 else "M2")
+        stator = 0  # a bolt pattern, not a motor class, was asked for
+    else:
+        stator = int(features.get("motor_class") or (11 if span < 120 else 14 if span < 200 else 23 if span < 330 else 28))
+        if not (8 <= stator <= 60):
+            raise ApplicationError(f"motor class must be between 08xx and 60xx (got {stator}xx).", code="bad_dimensions")
+        (motor_a, motor_b), default_screw = motor_pattern(stator)
+        motor_screw = _screw(features, "motor_screw", default_screw)
+    if not (6 <= min(motor_a, motor_b) and max(motor_a, motor_b) <= 40):
+        raise ApplicationError(f"motor bolt pattern must be between 6 and 40 mm (got {motor_a:g} × {motor_b:g}).", code="bad_dimensions")
+    fc_hole, motor_hole = SCREW_CLEARANCE_MM[fc_screw], SCREW_CLEARANCE_MM[motor_screw]
+    motor_d = round(max(12.0, min(span / 7, 40.0), max(motor_a, motor_b) + motor_hole + 3.2, arm_w + 4), 1)
+    plate = round(max(30.0, span / 4, fc + fc_hole + 6), 1)
+    if span / 2 - motor_d / 2 < plate / 2 ** 0.5 * 0.75:
+        raise ApplicationError(f"At {span:g} mm motor-to-motor the motor pads run into the {plate:g} mm centre plate.", code="bad_dimensions")
+    p = dict(span=span, arm_t=arm_t, arm_w=arm_w, motor_d=motor_d, plate=plate, fc=fc, fc_hole=fc_hole,
+             motor_class=stator, motor_a=motor_a, motor_b=motor_b, motor_hole=motor_hole, shaft_d=min(motor_a, motor_b) / 2,
+             fc_screw=fc_screw, motor_screw=motor_screw, **({"prop_in": prop_in} if prop_in else {}))
     body = """
 half = span / 2;
 difference() {
@@ -137,12 +252,18 @@ difference() {
       translate([half, 0, 0]) cylinder(h = arm_t, d = motor_d);
     }
   }
-  for (x = [-10, 10], y = [-10, 10]) translate([x, y, -1]) cylinder(h = arm_t + 2, d = 3.2);
-  for (a = [45, 135, 225, 315]) rotate([0, 0, a]) translate([half, 0, -1]) cylinder(h = arm_t + 2, d = motor_d / 3);
+  // flight-controller stack: a square of fc × fc mm
+  for (x = [-1, 1], y = [-1, 1]) translate([x * fc / 2, y * fc / 2, -1]) cylinder(h = arm_t + 2, d = fc_hole, $fn = HOLE_FN);
+  // each motor: the shaft clearance and two pairs of bolt holes, motor_a and motor_b apart across the shaft
+  for (a = [45, 135, 225, 315]) rotate([0, 0, a]) translate([half, 0, -1]) {
+    cylinder(h = arm_t + 2, d = shaft_d, $fn = HOLE_FN);
+    for (i = [0, 1], s = [-1, 1]) rotate([0, 0, 45 + 90 * i]) translate([s * (i == 0 ? motor_a : motor_b) / 2, 0, 0]) cylinder(h = arm_t + 2, d = motor_hole, $fn = HOLE_FN);
+  }
 }"""
-    head = "\n".join(f"{k} = {v:g};" for k, v in p.items())
-    extent = span / 2 ** 0.5 + motor_d
-    return Model("quadcopter_frame", f"$fn = {_fn()};\n{head}\n{body}\n", p, (extent, extent, arm_t))
+    extent = round(max(span / 2 ** 0.5 + motor_d, plate), 3)
+    # Screw holes are small: fewer facets there keep the render quick (the literal, as the source check asks).
+    body = body.replace("HOLE_FN", str(min(_fn(), 20)))
+    return Model("quadcopter_frame", f"$fn = {_fn()};\n{_head(p)}\n{body}\n", p, (extent, extent, arm_t))
 
 
 def _scaled(dims: dict, defaults: dict[str, float], miniature_below: float | None = None) -> float:
