@@ -7,9 +7,12 @@ sequenced stream subclasses `mozukai_hub.streams.SequencedStreamConsumer`.
 
 from django.urls import path
 
+from chat.consumers import ChatConsumer
 from pipeline.consumers import JobEventsConsumer
 
 websocket_urlpatterns: list = [
     path("api/v1/jobs-socket/<uuid:job_id>", JobEventsConsumer.as_asgi()),
     path("api/v1/jobs-socket/<uuid:job_id>/", JobEventsConsumer.as_asgi()),
+    path("api/v1/chat-socket/<uuid:chat_id>", ChatConsumer.as_asgi()),
+    path("api/v1/chat-socket/<uuid:chat_id>/", ChatConsumer.as_asgi()),
 ]

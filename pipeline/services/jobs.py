@@ -227,6 +227,9 @@ def job_transition(
             data["queue_position"] = job_queue_positions(jobs=[job]).get(job.pk, 0)
         data.update(event_extra or {})
         job_event_append(job=job, type="status", data=data)
+        if target in TERMINAL:
+            # Exactly once per job: no transition leaves a terminal status.
+            transaction.on_commit(partial(_job_finished_notify, job.pk), robust=True)
         if not job.client_worked:
             if left_queue:
                 _queue_moved(job=job)
@@ -235,6 +238,31 @@ def job_transition(
                 # robust: a failed dispatch is logged and the reaper makes it (the change stands).
                 transaction.on_commit(partial(job_dispatch, **_job_owner_key(job)), robust=True)
     return job
+
+
+# --- Apps that continue when a job ends --------------------------------------------------
+#
+# An app above pipeline that starts a job and must carry on when it ends (the design chat checks
+# a rendered model, then answers) registers a listener instead of keeping a worker waiting on
+# the job: with two embedded workers, two waiting tasks would starve the jobs they wait for.
+
+_FINISHED_LISTENERS: dict[str, object] = {}
+
+
+def job_finished_listener_register(*, name: str, listener) -> None:
+    """`listener(job_id)` runs once, after the commit that moves a job to completed, failed or
+    cancelled, in the process that ended it and outside any transaction. It must be quick (enqueue
+    longer work) and idempotent; an exception is logged and does not undo the job's change.
+    Registering a name again replaces it (AppConfig.ready() may run twice in tests)."""
+    _FINISHED_LISTENERS[name] = listener
+
+
+def _job_finished_notify(job_id) -> None:
+    for name, listener in list(_FINISHED_LISTENERS.items()):
+        try:
+            listener(job_id)
+        except Exception:
+            logger.exception("job-finished listener %s failed for job %s", name, job_id)
 
 
 def job_transitions_for_client(*, job: Job) -> list[str]:

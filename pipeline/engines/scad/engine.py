@@ -19,12 +19,13 @@ def _output_format(params: dict) -> str:
     return value
 
 
-def render_outputs(ctx, *, scad: str, output_format: str) -> dict:
+def render_outputs(ctx, *, scad: str, output_format: str, hardwarnings: bool = False) -> dict:
     scad_path, stl_path, glb_path = ctx.workdir / "model.scad", ctx.workdir / "model.stl", ctx.workdir / "model.glb"
     scad_path.write_text(scad)
     outputs = [ctx.output(path=scad_path, asset_type="scad", content_type="text/plain")]
     ctx.progress(30, "openscad", "Rendering with OpenSCAD")
-    openscad_render(scad_path=scad_path, stl_path=stl_path, run=ctx.run_program)  # its output goes to the job's log
+    # its output goes to the job's log
+    openscad_render(scad_path=scad_path, stl_path=stl_path, run=ctx.run_program, hardwarnings=hardwarnings)
     ctx.progress(70, "mesh", "Converting STL to GLB")
     facts = stl_to_glb(stl_path=stl_path, glb_path=glb_path)
     ctx.checkpoint()
@@ -95,14 +96,18 @@ class ScadRenderLocal(BaseEngine):
         problems = scad_source_check(scad)
         if problems:
             raise ValidationError({"scad": problems})
-        unknown = sorted(set(params) - {"scad", "output_format", "prompt"})
+        unknown = sorted(set(params) - {"scad", "output_format", "prompt", "hardwarnings"})
         if unknown:
             raise ValidationError({name: ["Unknown parameter."] for name in unknown})
-        return {"scad": scad, "output_format": _output_format(params), **({"prompt": params["prompt"]} if params.get("prompt") else {})}
+        if not isinstance(params.get("hardwarnings", False), bool):
+            raise ValidationError({"hardwarnings": ["Must be true or false."]})
+        return {"scad": scad, "output_format": _output_format(params), **({"prompt": params["prompt"]} if params.get("prompt") else {}),
+                **({"hardwarnings": True} if params.get("hardwarnings") else {})}
 
     def run(self, ctx) -> dict:
         ctx.stage("processing")
-        return render_outputs(ctx, scad=ctx.params["scad"], output_format=ctx.params["output_format"])
+        return render_outputs(ctx, scad=ctx.params["scad"], output_format=ctx.params["output_format"],
+                              hardwarnings=bool(ctx.params.get("hardwarnings")))
 
 
 register(TextTo3DLocal())

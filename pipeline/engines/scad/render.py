@@ -101,20 +101,24 @@ def scad_source_check(source: str) -> list[str]:
     return problems
 
 
-def openscad_render(*, scad_path: Path, stl_path: Path, timeout: int | None = None, run=None, while_waiting=None) -> str:
+def openscad_render(*, scad_path: Path, stl_path: Path, timeout: int | None = None, run=None, while_waiting=None,
+                    hardwarnings: bool = False) -> str:
     """Run the CLI in the sandbox; returns the tail of its output. Raises EngineError on failure,
     timeout or an empty model.
 
     `run` is how to run it: a job passes `ctx.run_program` (output to the job's log, the job's
     checkpoint between ticks); by default `mozukai_hub.sandbox.run_program` with `while_waiting`,
-    whose exception (a cancellation) kills OpenSCAD and propagates.
+    whose exception (a cancellation) kills OpenSCAD and propagates. `hardwarnings`: OpenSCAD
+    stops at the first warning (an unknown module or variable, an empty top-level object), so a
+    model is whole or an error, never silently partial (the design chat checks its models so).
     """
     limit = timeout or settings.OPENSCAD_TIMEOUT_SECONDS
     if run is None:
         run = partial(run_program, while_waiting=while_waiting)
     try:
         result = run(
-            [settings.OPENSCAD_BINARY, "-o", str(stl_path), str(scad_path)], cwd=scad_path.parent,
+            [settings.OPENSCAD_BINARY, *(["--hardwarnings"] if hardwarnings else []), "-o", str(stl_path), str(scad_path)],
+            cwd=scad_path.parent,
             timeout_seconds=limit, memory_bytes=OPENSCAD_MAX_MEMORY_BYTES, file_bytes=OPENSCAD_MAX_FILE_BYTES,
             cpu_seconds=limit + 5,  # single-threaded: CPU time cannot pass the wall clock by much
         )

@@ -1,0 +1,275 @@
+"""Benchmark: the design chat's socket, through real processes (daphne + a django-q2 cluster).
+
+    .venv/bin/python bench/chat.py [--rounds 3]
+
+Needs PostgreSQL and Redis: when DATABASE_URL / REDIS_URL are unset it re-runs itself under
+`mozukai_hub.testing.services`. The websocket client is the `websockets` package.
+
+Prints:
+  round trip   a local `process_requirements` over the chat socket: `runpod.request` sent →
+               `runpod.completed` received (the run is a django-q2 task), p50/p99 with 1 chat and
+               with 50 concurrent chats (one socket each), next to a bare Channels echo consumer in
+               the same daphne at the same concurrency. Target: p50 ≤ 300 ms at 50 chats.
+  delta        a local SSE model server (OpenAI-compatible, `CHAT_BACKEND=openai`) stamps each
+               streamed piece with the time it wrote it; latency = arrival of its `message.delta`
+               at the socket − that time. Target: p50 ≤ 50 ms (Redis channel layer).
+Exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PROMPT = "Design a small quadcopter frame"
+REQUIREMENTS = {
+    "model_type": "drone", "primary_function": "A small quadcopter frame for hobby use",
+    "description_natural_language": "A compact central body with four arms", "custom_description": "3 mm arms",
+    "standard_components": [{"name": "Flight controller", "search_term": "stack 20x20 mm"}],
+    "dimensions": [{"name": "motor_to_motor", "value": 160, "unit": "mm", "value_mm": 160}],
+    "open_questions": [], "assumptions": [],
+}
+PIECES = 40
+PIECE_GAP_SECONDS = 0.02
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _spawn(args: list[str], env: dict) -> subprocess.Popen:
+    log = open(f"/tmp/bench-chat-{Path(args[-1]).name}-{os.getpid()}.log", "w") if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL
+    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, 15)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, 9)
+
+
+def _wait_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise SystemExit(f"nothing listens on {port}")
+
+
+class TimedModel(BaseHTTPRequestHandler):
+    """OpenAI-compatible chat completions: structured requirements for a `response_format` call,
+    otherwise PIECES streamed pieces, each the wall-clock time it was written."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+
+        def chunk(content):
+            data = {"choices": [{"index": 0, "delta": {"content": content}}]}
+            self.wfile.write(f"data: {json.dumps(data)}\n\n".encode())
+            self.wfile.flush()
+
+        if body.get("response_format"):
+            chunk(json.dumps(REQUIREMENTS))
+        else:
+            for _ in range(PIECES):
+                chunk(f"<{time.time():.6f}>")
+                time.sleep(PIECE_GAP_SECONDS)
+        self.wfile.write(b'data: {"choices": [], "usage": {"total_tokens": 10}}\n\ndata: [DONE]\n\n')
+        self.wfile.flush()
+
+
+def _django():
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mozukai_hub.settings")
+    import django
+
+    django.setup()
+
+
+def _setup(chats: int):
+    from accounts.models import User
+    from accounts.tokens import token_pair_issue
+    from chat import services
+
+    user = User.objects.filter(email="chat-bench@example.com").first() or User.objects.create_user(
+        "chat-bench@example.com", "bench-password-42", username="chatbench")
+    session = services.session_create(user=user, name="bench")
+    chat_ids = [str(services.chat_create(session=session, title=f"bench {i}").pk) for i in range(chats)]
+    return token_pair_issue(user=user).access, chat_ids
+
+
+def _run_times(chat_ids: list[str], since) -> tuple[float, float]:
+    """Median queue wait (created → started) and run time (started → finished) of the phase's runs, ms."""
+    import statistics
+
+    from chat.models import ChatRun
+
+    rows = ChatRun.objects.filter(chat_id__in=chat_ids, created_at__gte=since, finished_at__isnull=False)
+    waits = [(r.started_at - r.created_at).total_seconds() * 1000 for r in rows]
+    runs = [(r.finished_at - r.started_at).total_seconds() * 1000 for r in rows]
+    return (statistics.median(waits), statistics.median(runs)) if rows else (0.0, 0.0)
+
+
+def _cursors(chat_ids: list[str]) -> dict:
+    """Each chat's last sequence number: a socket opened with it replays nothing old."""
+    from chat.models import Chat
+
+    return {str(pk): seq for pk, seq in Chat.objects.filter(pk__in=chat_ids).values_list("id", "last_seq")}
+
+
+async def _round_trips(port: int, token: str, chat_ids: list[str], rounds: int, after: dict) -> list[float]:
+    import websockets
+
+    async def one(chat_id: str, results: list[float]):
+        url = f"ws://127.0.0.1:{port}/api/v1/chat-socket/{chat_id}?token={token}&after={after[chat_id]}"
+        async with websockets.connect(url, max_size=None) as ws:
+            for _ in range(rounds):
+                started = time.perf_counter()
+                await ws.send(json.dumps({"type": "runpod.request", "payload": {"action": "process_requirements", "content": PROMPT}}))
+                while True:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
+                    if event["type"] == "runpod.completed":
+                        results.append((time.perf_counter() - started) * 1000)
+                        break
+                    if event["type"] in ("runpod.failed", "error"):
+                        raise SystemExit(f"run failed: {event}")
+
+    results: list[float] = []
+    await asyncio.gather(*(one(chat_id, results) for chat_id in chat_ids))
+    return results
+
+
+async def _echo(port: int, sockets: int, rounds: int) -> list[float]:
+    import websockets
+
+    async def one(results: list[float]):
+        async with websockets.connect(f"ws://127.0.0.1:{port}/bench/echo") as ws:
+            for _ in range(rounds):
+                started = time.perf_counter()
+                await ws.send(json.dumps({"type": "runpod.request", "payload": {"action": "process_requirements", "content": PROMPT}}))
+                await asyncio.wait_for(ws.recv(), timeout=60)
+                results.append((time.perf_counter() - started) * 1000)
+
+    results: list[float] = []
+    await asyncio.gather(*(one(results) for _ in range(sockets)))
+    return results
+
+
+async def _deltas(port: int, token: str, chat_id: str, runs: int, after: int) -> list[float]:
+    import websockets
+
+    latencies: list[float] = []
+    url = f"ws://127.0.0.1:{port}/api/v1/chat-socket/{chat_id}?token={token}&after={after}"
+    async with websockets.connect(url, max_size=None) as ws:
+        for _ in range(runs):
+            await ws.send(json.dumps({"type": "runpod.request", "payload": {"action": "process_requirements", "content": PROMPT}}))
+            while True:
+                event = json.loads(await asyncio.wait_for(ws.recv(), timeout=60))
+                if event["type"] == "message.delta" and event["delta"].startswith("<"):
+                    latencies.append((time.time() - float(event["delta"].strip("<>"))) * 1000)
+                if event["type"] in ("runpod.completed", "runpod.failed"):
+                    break
+    return latencies
+
+
+def run(rounds: int) -> int:
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+    _django()
+    model = ThreadingHTTPServer(("127.0.0.1", 0), TimedModel)
+    model.daemon_threads = True
+    threading.Thread(target=model.serve_forever, daemon=True).start()
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "CHAT_BACKEND": "local",
+           "CHAT_OPENAI_BASE_URL": f"http://127.0.0.1:{model.server_port}/v1", "CHAT_OPENAI_MODEL": "timed"}
+    port = _free_port()
+    web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.chat_asgi:application"], env)
+    worker = _spawn([sys.executable, "manage.py", "qcluster"], env)
+    missed = []
+    try:
+        _wait_port(port)
+        token, chat_ids = _setup(51)
+        asyncio.run(_round_trips(port, token, chat_ids[:1], 2, _cursors(chat_ids[:1])))  # warm-up: imports, connections
+        print(f"design chat benchmark (daphne + django-q2 with {env.get('Q_WORKERS', '2')} workers, Redis/PostgreSQL)")
+        for chats in (1, 50):
+            per_chat = rounds if chats > 1 else rounds * 10
+            from django.utils import timezone
+
+            since = timezone.now()
+            trips = asyncio.run(_round_trips(port, token, chat_ids[:chats], per_chat, _cursors(chat_ids[:chats])))
+            echo = asyncio.run(_echo(port, chats, per_chat))
+            p50, p99, e50, e99 = _pct(trips, .5), _pct(trips, .99), _pct(echo, .5), _pct(echo, .99)
+            ok = chats != 50 or p50 <= 300
+            missed += [] if ok else ["round trip at 50 chats"]
+            print(f"  round trip {chats:2} chat{'s' if chats > 1 else ' '}  process_requirements p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
+                  f"  | echo p50 {e50:6.1f} ms  p99 {e99:6.1f} ms  | ratio p50 {p50 / max(e50, 0.01):6.1f}×  (n={len(trips)})"
+                  + ("" if chats != 50 else f"  target p50 ≤ 300 ms {'ok' if ok else 'MISSED'}"))
+            wait, took = _run_times(chat_ids[:chats], since)
+            print(f"             of which: median wait for a worker {wait:7.1f} ms, median run in the worker {took:6.1f} ms")
+    finally:
+        _stop(worker)
+        _stop(web)
+    # The delta stream needs the openai backend in the worker and daphne.
+    env["CHAT_BACKEND"] = "openai"
+    port = _free_port()
+    web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.chat_asgi:application"], env)
+    worker = _spawn([sys.executable, "manage.py", "qcluster"], env)
+    try:
+        _wait_port(port)
+        latencies = asyncio.run(_deltas(port, token, chat_ids[-1], max(3, rounds), _cursors(chat_ids[-1:])[chat_ids[-1]]))
+        p50, p99 = _pct(latencies, .5), _pct(latencies, .99)
+        ok = p50 <= 50
+        missed += [] if ok else ["delta latency"]
+        print(f"  delta  SSE piece written → message.delta at the socket  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
+              f"  (n={len(latencies)}, target p50 ≤ 50 ms) {'ok' if ok else 'MISSED'}")
+    finally:
+        _stop(worker)
+        _stop(web)
+        model.shutdown()
+    if missed:
+        print("missed: " + ", ".join(missed))
+    return 1 if missed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    if not (os.environ.get("DATABASE_URL") and os.environ.get("REDIS_URL")):
+        return subprocess.call([sys.executable, "-m", "mozukai_hub.testing.services", "--", sys.executable, __file__,
+                                "--rounds", str(args.rounds)], cwd=ROOT)
+    return run(args.rounds)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The assistant's actions through `POST /chats/{id}/runpod` with the local backend; the task
+(`chat.tasks.chat_run_execute`) and the render job (`pipeline.tasks.job_run`) are run as the
+worker runs them, and the render's end reaches the chat through pipeline's job-finished listener."""
+
+import threading
+import time
+
+import pytest
+
+from chat import tasks
+from chat.models import ChatEvent, ChatRun, Message
+from pipeline import tasks as pipeline_tasks
+from pipeline.models import Job
+
+from .conftest import SEED_REQUIREMENTS, events, in_thread
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _run(auth_client, chat, body, expect=202):
+    response = auth_client.post(f"/api/v1/chats/{chat.id}/runpod", body, format="json")
+    assert response.status_code == expect, response.content
+    return response.json()
+
+
+def test_process_requirements_answers_with_the_requirements(auth_client, chat):
+    body = _run(auth_client, chat, {"action": "process_requirements", "content": "Design a small quadcopter frame",
+                                    "history": [{"role": "user", "content": "I need a lightweight drone"}]})
+    assert body["status"] == "queued" and body["runpod_id"] == body["id"] and body["action"] == "process_requirements"
+    asked = Message.objects.get(pk=body["prompt_message_id"])
+    assert (asked.role, asked.content) == ("user", "Design a small quadcopter frame")
+    assert tasks.chat_run_execute(body["id"]) == "done"
+    assert tasks.chat_run_execute(body["id"]) == "not claimable"  # a second delivery does nothing
+    run = ChatRun.objects.get(pk=body["id"])
+    assert run.status == "completed"
+    answer = Message.objects.get(pk=run.message_id)
+    requirements = answer.parts["requirements"]
+    assert answer.role == "assistant" and answer.status == "complete" and len(answer.content) > 20
+    assert requirements["model_type"] and "open_questions" in requirements and "dimensions" in requirements
+    types = [t for t, _ in events(chat)]
+    # the local backend answers at once: one complete message, no deltas
+    assert types == ["message.created", "runpod.queued", "message.created", "runpod.completed"]
+    queued = events(chat)[1][1]
+    assert queued == {"chat_id": str(chat.id), "runpod_id": body["id"], "message_id": str(asked.pk), "status": "queued",
+                      "action": "process_requirements"}
+    completed = events(chat)[-1][1]
+    assert completed["message"] == {"id": str(answer.pk), "role": "assistant", "content": answer.content}
+    assert completed["output"]["status"] == "success" and completed["output"]["requirements_json"] == requirements
+    shown = auth_client.get(f"/api/v1/messages/{answer.pk}").json()
+    assert shown["parts"]["requirements"] == requirements
+    assert auth_client.get(f"/api/v1/chats/{chat.id}/runpod/{body['id']}").json()["status"] == "completed"
+
+
+def test_generate_scad_renders_checks_and_answers_with_the_model(auth_client, chat):
+    body = _run(auth_client, chat, {"action": "process_scad", "content": "Generate SCAD", "requirements_json": SEED_REQUIREMENTS})
+    assert body["action"] == "generate_scad"  # the alias is normalised
+    assert tasks.chat_run_execute(body["id"]) == "done"
+    run = ChatRun.objects.get(pk=body["id"])
+    assert run.status == "rendering" and run.job is not None  # the worker is free again: nobody waits
+    job = run.job
+    assert job.kind == "scad_render" and job.session_id == chat.session_id and job.params["hardwarnings"] is True
+    listed = auth_client.get(f"/api/v1/jobs?session_id={chat.session_id}").json()
+    assert [j["id"] for j in listed] == [str(job.pk)]
+    assert pipeline_tasks.job_run(str(job.pk)) == "completed"  # its end calls the chat back
+    run.refresh_from_db()
+    assert run.status == "completed", (run.error, run.output)
+    report = run.output["report"]
+    assert report["ok"] and report["watertight"] and report["bbox_within_2pct"]
+    assert run.output["scad"] == job.params["scad"] and run.output["job_id"] == str(job.pk)
+    assert {a["asset_type"] for a in run.output["assets"]} >= {"stl", "glb"}
+    answer = Message.objects.get(pk=run.message_id)
+    assert answer.status == "complete" and answer.job_id == job.pk and answer.parts["scad"] == job.params["scad"]
+    assert answer.parts["design"]["expected"].get("motor_spacing_mm") == pytest.approx(160)
+    assert answer.parts["design"]["expected"].get("arm_thickness_mm") == pytest.approx(3)
+    shown = auth_client.get(f"/api/v1/messages/{answer.pk}").json()
+    assert shown["job_id"] == str(job.pk) and {a["asset_type"] for a in shown["assets"]} >= {"stl", "glb"}
+    glb = next(a for a in shown["assets"] if a["asset_type"] == "glb")
+    assert auth_client.get(glb["url"]).status_code == 200
+    types = [t for t, _ in events(chat)]
+    assert types[-2:] == ["message.completed", "runpod.completed"] and "runpod.failed" not in types
+
+
+def test_stop_while_rendering_cancels_the_job_and_keeps_the_message(auth_client, chat):
+    body = _run(auth_client, chat, {"action": "generate_scad", "requirements_json": SEED_REQUIREMENTS})
+    tasks.chat_run_execute(body["id"])
+    run = ChatRun.objects.get(pk=body["id"])
+    stopped = auth_client.post(f"/api/v1/chats/{chat.id}/stop", format="json")
+    assert stopped.status_code == 200 and [r["status"] for r in stopped.json()] == ["cancelled"]
+    run.refresh_from_db()
+    assert run.status == "cancelled" and Job.objects.get(pk=run.job_id).status == "cancelled"
+    assert Message.objects.get(pk=run.message_id).status == "cancelled"
+    failed = [d for t, d in events(chat) if t == "runpod.failed"]
+    assert len(failed) == 1 and failed[0]["status"] == "cancelled"
+    # stopping again changes nothing
+    assert auth_client.post(f"/api/v1/chats/{chat.id}/runpod/{run.pk}/cancel").json()["status"] == "cancelled"
+    assert len([t for t, _ in events(chat) if t == "runpod.failed"]) == 1
+
+
+def test_health_sync_answers_in_the_response(auth_client, chat):
+    def worker():  # what the django-q2 cluster does with the queued task
+        for _ in range(200):
+            run = ChatRun.objects.filter(chat=chat, status="queued").first()
+            if run:
+                tasks.chat_run_execute(str(run.pk))
+                return
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=in_thread(worker))
+    thread.start()
+    body = _run(auth_client, chat, {"action": "health", "sync": True}, expect=200)
+    thread.join(5)
+    assert body["status"] == "completed" and body["output"]["health"]["status"] == "ready"
+    assert body["output"]["health"]["backend"] == "local"
+    assert not Message.objects.filter(chat=chat).exists()  # health stores no messages
+
+
+def test_status_timeout_seconds_ends_a_run_that_waits_too_long(auth_client, chat):
+    body = _run(auth_client, chat, {"action": "generate_scad", "requirements_json": SEED_REQUIREMENTS,
+                                    "metadata_json": {"status_timeout_seconds": 1}})
+    assert body["timeout_seconds"] == 1
+    tasks.chat_run_execute(body["id"])  # now rendering; the render never runs
+    time.sleep(1.1)
+    assert tasks.chat_runs_reap()["timed_out"] == [body["id"]]
+    run = ChatRun.objects.get(pk=body["id"])
+    assert run.status == "failed" and run.error_type == "timeout" and Job.objects.get(pk=run.job_id).status == "cancelled"
+    default = _run(auth_client, chat, {"action": "health"})
+    assert default["timeout_seconds"] == 7200
