@@ -6,6 +6,7 @@ DEMO_SEEDERS = [
     "accounts.demo.seed_accounts",
     "pipeline.demo.seed_pipeline",
     "catalog.demo.seed_catalog",
+    "pipeline.photogrammetry.demo.seed_photogrammetry",
 ]
 
 

@@ -53,10 +53,43 @@ class JobAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     readonly_fields = [f.name for f in Job._meta.fields]
     inlines = [JobInputInline, OutputInline, JobEventInline]
-    actions = ["cancel_jobs", "retry_jobs"]
+    actions = ["cancel_jobs", "retry_jobs", "attach_model_to_product"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.action(description="Attach the model of a completed photogrammetry job to a product")
+    def attach_model_to_product(self, request, queryset):
+        """A page to choose the product, then the first completed photogrammetry job's GLB goes on it."""
+        from django.apps import apps
+        from django.template.response import TemplateResponse
+
+        from .photogrammetry.products import product_model_attach
+
+        products = apps.get_model("catalog", "Product").objects.order_by("name")
+        if "apply" not in request.POST:
+            return TemplateResponse(request, "pipeline/photogrammetry_attach.html", {
+                **self.admin_site.each_context(request), "title": "Attach a model to a product", "jobs": queryset,
+                "products": products, "opts": self.model._meta,
+            })
+        product = products.filter(pk=request.POST.get("product_id") or 0).first()
+        if product is None:
+            self.message_user(request, "Choose a product.", messages.ERROR)
+            return None
+        attached = None
+        for job in queryset:
+            if attached is not None or job.kind != Job.Kind.PHOTOGRAMMETRY or job.status != Job.Status.COMPLETED:
+                self.message_user(request, f"{job.id}: not a completed photogrammetry job (or one was already attached); "
+                                           "skipped.", messages.WARNING)
+                continue
+            try:
+                product_model_attach(job=job, product_id=product.pk)
+                attached = job
+            except ApplicationError as exc:
+                self.message_user(request, f"{job.id}: {exc.message}", messages.WARNING)
+        if attached is not None:
+            self.message_user(request, f"The model of job {attached.id} is now shown on {product.name}.")
+        return None
 
     @admin.action(description="Cancel selected jobs (releases their credits)")
     def cancel_jobs(self, request, queryset):

@@ -169,9 +169,11 @@ class JobContext:
         return {"asset_id": str(asset.pk), "asset_type": asset_type, "size": asset.size, "primary": primary}
 
     def run_program(self, argv: list[str], *, timeout_seconds: float, memory_bytes: int, file_bytes: int,
-                    cpu_seconds: int | None = None, env: dict | None = None, cwd: Path | None = None) -> ProgramResult:
+                    cpu_seconds: int | None = None, env: dict | None = None, cwd: Path | None = None,
+                    on_line=None) -> ProgramResult:
         """`mozukai_hub.sandbox.run_program` in the job's work directory: its output goes to the
         job's log in readable batches, and a cancel (or a lost lease) kills it within a tick.
+        `on_line(text)`, when given, also sees every line (an engine reading progress from a log).
 
         Raises what the sandbox raises (ProgramMissing, ProgramTimeout) and JobAborted.
         """
@@ -181,10 +183,15 @@ class JobContext:
             program_log.tick()
             self.checkpoint()
 
+        def line(text: str) -> None:
+            program_log.line(text)
+            if on_line is not None:
+                on_line(text)
+
         try:
             return run_program(
                 argv, cwd=cwd or self.workdir, timeout_seconds=timeout_seconds, memory_bytes=memory_bytes,
-                file_bytes=file_bytes, cpu_seconds=cpu_seconds, env=env, on_line=program_log.line,
+                file_bytes=file_bytes, cpu_seconds=cpu_seconds, env=env, on_line=line,
                 while_waiting=while_waiting,
             )
         finally:

@@ -1,3 +1,9 @@
-"""Routes (filled in by its issue)."""
+"""Page routes at /pipeline/ (photogrammetry)."""
 
-urlpatterns = []
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.photogrammetry_page, name="photogrammetry"),
+]
