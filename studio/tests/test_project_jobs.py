@@ -179,3 +179,16 @@ def test_seed_000_nano_banana_without_a_gemini_key_is_a_400_naming_the_available
     assert error["code"] == "engine_unconfigured" and "available: " in error["message"] and "local" in error["message"]
     assert "nano_banana" not in error["message"].split("available: ")[1]  # never a silent substitute either
     assert Job.objects.count() == 0 and spendable(user) == before
+
+
+def test_a_job_without_model_uses_the_projects_model_pref_never_a_substitute(auth_client, user, settings):
+    settings.GEMINI_API_KEY = ""
+    grant(user, 20)
+    gemini = auth_client.post("/api/v1/projects", PROJECT, format="json").json()  # model_pref nano_banana
+    refused = auth_client.post("/api/v1/jobs", {"project_id": gemini["id"]}, format="json")
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "engine_unconfigured", refused.content
+    assert Job.objects.count() == 0
+    local = auth_client.post("/api/v1/projects", {**PROJECT, "model_pref": "local"}, format="json").json()
+    created = auth_client.post("/api/v1/jobs", {"project_id": local["id"]}, format="json")
+    assert created.status_code == 201, created.content
+    assert Job.objects.get(pk=created.json()["id"]).engine == "local"
