@@ -8,7 +8,7 @@ websocket). A signed-in caller reads its own jobs without one. Anyone else: 404.
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
@@ -17,26 +17,13 @@ from rest_framework.views import APIView
 
 from mozukai_hub.api.serializers import StrictSerializer
 from pipeline import storage
+from pipeline.api.views import VISITOR_PARAMETERS, visitor_token
 from pipeline.models import Job
 from pipeline.owners import JobOwner
 
 from . import selectors, services
 from .engine import category_clean
 from .styling import CATEGORIES
-
-VISITOR_TOKEN_HEADER = "X-Visitor-Token"
-VISITOR_TOKEN_QUERY = "visitor_token"
-VISITOR_PARAMETERS = [
-    OpenApiParameter(VISITOR_TOKEN_HEADER, str, OpenApiParameter.HEADER, required=False,
-                     description="The visitor token the POST answered (anonymous visitors); a wrong one is a 404."),
-    OpenApiParameter(VISITOR_TOKEN_QUERY, str, OpenApiParameter.QUERY, required=False,
-                     description=f"The same token as a query parameter; prefer the {VISITOR_TOKEN_HEADER} header."),
-]
-
-
-def visitor_token(request) -> str:
-    return (request.headers.get(VISITOR_TOKEN_HEADER) or request.query_params.get(VISITOR_TOKEN_QUERY) or "").strip()
-
 
 class GenerateInput(StrictSerializer):
     file = serializers.FileField(required=False, help_text="The photo: PNG, JPEG or WebP, at most 20 MB and 40 MP.")
