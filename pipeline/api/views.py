@@ -9,7 +9,6 @@ signed-in only.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.http import FileResponse, StreamingHttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -309,18 +308,21 @@ class AssetUploadView(APIView):
             if resolve is None:
                 raise ValidationError({"project_id": ["Uploads to projects are not available here."]})
             attach = resolve(user=request.user, value=v["project_id"])  # 404 before anything is stored
-        with transaction.atomic():
-            asset = services.asset_upload(user=request.user, upload=v["file"], role=v["role"], job=job)
-            try:
-                if attach is not None:
-                    attach(asset)
-                if v["role"] == Asset.Role.PROFILE_PHOTO:
-                    if asset.asset_type not in (Asset.Type.PNG, Asset.Type.JPG, Asset.Type.WEBP):
-                        raise ValidationError({"file": ["A profile photo must be an image (PNG, JPEG or WebP)."]})
-                    _avatar_from(user=request.user, asset=asset)
-            except Exception:
-                asset.file.storage.delete(asset.file.name)  # the row rolls back: no orphan file either
-                raise
+        # Stored (file, then its row) outside any transaction: storage may be a network call.
+        asset = services.asset_upload(user=request.user, upload=v["file"], role=v["role"], job=job)
+        try:
+            if attach is not None:
+                attach(asset)
+            if v["role"] == Asset.Role.PROFILE_PHOTO:
+                if asset.asset_type not in (Asset.Type.PNG, Asset.Type.JPG, Asset.Type.WEBP):
+                    raise ValidationError({"file": ["A profile photo must be an image (PNG, JPEG or WebP)."]})
+                _avatar_from(user=request.user, asset=asset)
+        except Exception:
+            # A refused upload leaves nothing: its row (and any input record) and its file now.
+            name = asset.file.name
+            asset.delete()
+            asset.file.storage.delete(name)
+            raise
         return Response(s.AssetSerializer(asset).data, status=status.HTTP_201_CREATED)
 
 
