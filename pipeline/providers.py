@@ -16,12 +16,17 @@ What every provider call needs, in one place:
 - `download` copies an output file (provider URLs expire) with a size cap.
 
 The client's headers (API keys) go only to the origin of `base_url`: an output URL on another
-host (a signed storage URL) never sees them.
+host (a signed storage URL) never sees them. Nor is an address taken from a provider's answer a
+way into our network: a URL off the provider's own origin (and every redirect) must resolve to
+public addresses only, unless the provider itself is configured at a private address (a
+self-hosted model server, the tests' local servers).
 """
 
 import email.utils
+import ipaddress
 import logging
 import random
+import socket
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -78,6 +83,20 @@ def _detail(response: httpx.Response) -> str:
     return " ".join(text.split())[:DETAIL_CHARS]
 
 
+MAX_REDIRECTS = 5
+
+
+def _host_is_public(host: str | None) -> bool:
+    """Every address `host` resolves to is a global one (not loopback, private, link-local…)."""
+    if not host:
+        return False
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_global for info in infos)
+
+
 class ProviderClient:
     def __init__(self, name: str, base_url: str, headers: dict, timeout: float = 20, attempts: int = 3, *,
                  max_retry_after: float = 30.0, backoff: float = 0.5):
@@ -88,6 +107,7 @@ class ProviderClient:
         self.max_retry_after = max_retry_after
         self.backoff = backoff
         self.http = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False)
+        self._private_network: bool | None = None  # is the provider itself on a private address?
 
     def __enter__(self) -> "ProviderClient":
         return self
@@ -103,6 +123,18 @@ class ProviderClient:
         if path_or_url.startswith(("http://", "https://")):
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
+
+    def _reachable(self, url: str) -> str:
+        """`url`, if we may fetch it: http(s), and on the provider's origin or a public host."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise ProviderError(f"{self.name} gave an address we do not fetch.", "provider_output")
+        if _origin(url) != _origin(self.base_url) and not _host_is_public(parts.hostname):
+            if self._private_network is None:
+                self._private_network = not _host_is_public(urlsplit(self.base_url).hostname)
+            if not self._private_network:
+                raise ProviderError(f"{self.name} gave an address on a private network; not fetched.", "provider_output")
+        return url
 
     def _headers_for(self, url: str, extra: dict | None) -> dict:
         headers = dict(self.headers) if _origin(url) == _origin(self.base_url) else {}
@@ -126,7 +158,7 @@ class ProviderClient:
 
         Raises ProviderError, classified.
         """
-        url = self.url(path_or_url)
+        url = self._reachable(self.url(path_or_url))
         headers = self._headers_for(url, kwargs.pop("headers", None))
         last = ""
         for attempt in range(self.attempts):
@@ -186,24 +218,29 @@ class ProviderClient:
 
         GET is safe to repeat, so connection failures and 429/5xx are retried like `request`.
         """
-        url = self.url(url)
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise ProviderError(f"{self.name} gave an output address we do not fetch.", "provider_output")
-        headers = self._headers_for(url, None)
+        start = self._reachable(self.url(url))
         path = Path(path)
         last = ""
         for attempt in range(self.attempts):
             retry_after = None
+            url = start
             try:
-                with self.http.stream("GET", url, headers=headers, follow_redirects=True) as response:
-                    status = response.status_code
-                    if status == 200:
-                        return self._save(response, path, max_bytes)
-                    last = f"HTTP {status}"
-                    if status not in RETRYABLE_STATUS:
-                        raise ProviderError(f"Could not fetch an output of {self.name} ({last}).", "provider_output",
-                                            status_code=status)
-                    retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+                for _ in range(MAX_REDIRECTS + 1):  # each hop checked like the first address
+                    with self.http.stream("GET", url, headers=self._headers_for(url, None)) as response:
+                        status = response.status_code
+                        if status in (301, 302, 303, 307, 308) and response.headers.get("Location"):
+                            url = self._reachable(str(response.url.join(response.headers["Location"])))
+                            continue
+                        if status == 200:
+                            return self._save(response, path, max_bytes)
+                        break
+                else:
+                    raise ProviderError(f"An output of {self.name} redirects too often.", "provider_output")
+                last = f"HTTP {status}"
+                if status not in RETRYABLE_STATUS:
+                    raise ProviderError(f"Could not fetch an output of {self.name} ({last}).", "provider_output",
+                                        status_code=status)
+                retry_after = retry_after_seconds(response.headers.get("Retry-After"))
             except httpx.TransportError as exc:
                 path.unlink(missing_ok=True)
                 last = type(exc).__name__

@@ -236,3 +236,18 @@ def test_api_keys_go_only_to_the_providers_own_origin(provider, tmp_path):
         client.download(f"http://localhost:{port}/files/a.bin", tmp_path / "other", max_bytes=100)
         client.request("GET", f"http://localhost:{port}/v1/status")
     assert [c["auth"] for c in provider["calls"]] == ["Bearer key", None, None]
+
+
+def test_addresses_on_a_private_network_are_never_fetched_for_a_public_provider(provider, tmp_path):
+    """A provider's answer is not a way into our network: off its own origin, a URL must resolve
+    to public addresses (the provider here is a public address: literal IPs need no DNS)."""
+    port = provider["base"].rsplit(":", 1)[1]
+    with ProviderClient("public", "http://93.184.216.34", {"Authorization": "Bearer key"}, attempts=1) as client:
+        for url in (f"http://127.0.0.1:{port}/files/a.bin", "http://169.254.169.254/latest/meta-data/",
+                    f"http://[::1]:{port}/files/a.bin", "http://10.0.0.8/x", "file:///etc/passwd"):
+            with pytest.raises(ProviderError) as refused:
+                client.download(url, tmp_path / "out", max_bytes=100)
+            assert refused.value.error_type == "provider_output", url
+            with pytest.raises(ProviderError):
+                client.request("GET", url)
+    assert provider["calls"] == [] and not (tmp_path / "out").exists()
