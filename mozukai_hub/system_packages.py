@@ -45,6 +45,8 @@ PACKAGES = [
     SystemPackage("postgresql", "initdb", "the test suite's throwaway database", TEST, also_in=("/usr/lib/postgresql/*/bin",)),
     SystemPackage("redis-server", "redis-server", "the test suite's throwaway Redis", TEST),
     SystemPackage("chromium", "chromium", "the browser tests", TEST),
+    SystemPackage("nginx", "nginx", "the production-stack tests (the reverse proxy of deploy/nginx/)", TEST,
+                  also_in=("/usr/sbin",)),
 ]
 PACKAGE_NAMES = {p.package: p for p in PACKAGES}
 

@@ -3,6 +3,9 @@
 import logging
 import uuid
 
+from botocore.exceptions import ConnectionError as S3ConnectionError
+from botocore.exceptions import HTTPClientError as S3HTTPClientError
+
 from mozukai_hub.api.errors import Conflict
 
 from . import services
@@ -38,6 +41,12 @@ def job_run(job_id: str) -> str:
             return "aborted"
         except EngineError as exc:
             _fail(job.pk, lease_token, str(exc), exc.error_type)
+            return "failed"
+        except (S3ConnectionError, S3HTTPClientError) as exc:
+            # The media store (S3) could not be reached: the run's output could not be read or kept.
+            logger.warning("job %s: the file store is unavailable (%s)", job_id, type(exc).__name__)
+            _fail(job.pk, lease_token, "The file store could not be reached, so the output was not saved. "
+                  "Your credits were returned; try again.", "storage_unavailable")
             return "failed"
         except Exception as exc:
             if not Job.objects.filter(pk=job.pk).exists():
