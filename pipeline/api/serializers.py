@@ -10,7 +10,7 @@ from ..transitions import client_transitions
 
 class AssetSerializer(serializers.ModelSerializer):
     user_id = serializers.UUIDField(source="owner_id", read_only=True, allow_null=True)
-    job_id = serializers.UUIDField(read_only=True)
+    job_id = serializers.UUIDField(read_only=True, allow_null=True)
     stored = serializers.SerializerMethodField()
 
     class Meta:
