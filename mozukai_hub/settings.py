@@ -154,6 +154,9 @@ if DATABASE_URL:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and use_pool:
         # psycopg 3's pool; CONN_MAX_AGE must stay 0 with it (and under ASGI in general).
         DATABASES["default"]["CONN_MAX_AGE"] = 0
+        # The pool checks a connection before lending it (one empty round trip): after a database
+        # restart or failover no request fails on a dead pooled connection.
+        DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DATABASE_POOL_CHECK", default=True)
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": env.int("DATABASE_POOL_MIN", default=1),
             "max_size": env.int("DATABASE_POOL_MAX", default=20),
@@ -196,7 +199,10 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": "mozukai:ws"},
+            # A consumer waits on Redis with BZPOPMIN for 5 s at a time; redis-py 8 reads with a 5 s
+            # socket timeout by default, so an idle socket's wait timed out and the consumer crashed
+            # (1011). The read timeout must outlast the blocking wait.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}], "prefix": "mozukai:ws"},
         }
     }
 else:
@@ -319,11 +325,11 @@ SPECTACULAR_SETTINGS = {
     # Say plainly what exists (keep in step with the footer in templates/base.html and the README).
     "DESCRIPTION": (
         "Available now: the bonsai shop (products, categories, orders, payments), accounts, credits "
-        "(balance, free credits, packs), text-to-3D and SCAD jobs with their assets and events, and "
-        "design sessions (seed 001), and studio thumbnail projects with their presets (`/projects`).\n\n"
-        "Not available yet: studio rendering (thumbnail and film jobs) and film projects, the pay-per-use photo generator "
-        "(`/generate`), the design chat's messages and assistant, and photogrammetry. Their job kinds are "
-        "reserved in the schema but no engine runs them yet."
+        "(balance, free credits, packs), text-to-3D and SCAD jobs with their assets and events, design "
+        "sessions, the design chat (chats, messages, the assistant's actions and the chat websocket), studio "
+        "projects (thumbnails and films) rendered by jobs, the pay-per-use photo generator (`/generate`) and "
+        "photogrammetry (`/pipeline/upload`).\n\n"
+        "Every job kind follows one state machine; `GET /jobs/{id}/valid-transitions` answers what you may do next."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -333,6 +339,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "PREPROCESSING_HOOKS": ["mozukai_hub.api.schema.drop_trailing_slash_duplicates"],
+    # Every operation documents its error responses in the one error shape (issue 15).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "mozukai_hub.api.schema.document_error_responses"],
     # Several models have a `status`; name each choice set after its model in the schema.
     "ENUM_NAME_OVERRIDES": {
         "JobStatusEnum": "pipeline.models.Job.Status",
@@ -361,7 +370,7 @@ CSRF_TRUSTED_ORIGINS = ALLOWED_ORIGINS + env.list("CSRF_TRUSTED_ORIGINS", defaul
 # --- Files -------------------------------------------------------------------------------
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 # Media is private: no URL route serves MEDIA_URL; files go out only through signed, expiring links.
@@ -514,6 +523,11 @@ FAL_POLL_SECONDS = env.float("FAL_POLL_SECONDS", default=1.0)
 OPENROUTER_API_KEY = env.str("OPENROUTER_API_KEY", default="")
 OPENROUTER_BASE_URL = env.str("OPENROUTER_BASE_URL", default="https://openrouter.ai/api/v1")
 OPENROUTER_MODEL = env.str("OPENROUTER_MODEL", default="google/gemini-3-pro-image-preview")
+# fal: the model a project's reference image is sent to (image-to-image); how long a queued
+# request may take before it is cancelled. Gemini, Seedream, OpenRouter: seconds per call.
+FAL_IMAGE_TO_IMAGE_MODEL = env.str("FAL_IMAGE_TO_IMAGE_MODEL", default="fal-ai/flux/dev/image-to-image")
+FAL_TIMEOUT_SECONDS = env.int("FAL_TIMEOUT_SECONDS", default=600)
+IMAGE_PROVIDER_TIMEOUT_SECONDS = env.float("IMAGE_PROVIDER_TIMEOUT_SECONDS", default=120.0)
 # -- end studio (issue 11) --
 
 # --- Studio: films (issue 12) -----------------------------------------------------------------
@@ -521,6 +535,11 @@ FFMPEG_BINARY = env.str("FFMPEG_BINARY", default="ffmpeg")
 FFPROBE_BINARY = env.str("FFPROBE_BINARY", default="ffprobe")
 ESPEAK_BINARY = env.str("ESPEAK_BINARY", default="espeak-ng")
 FAL_VIDEO_MODEL = env.str("FAL_VIDEO_MODEL", default="fal-ai/kling-video/v2.1/standard/image-to-video")
+# Image moderation (scene images): open_nsfw score (0–1) at or above which an image is refused.
+# Yahoo's guidance: below 0.2 is likely safe, above 0.8 likely not safe for work.
+MODERATION_IMAGE_NSFW_THRESHOLD = env.float("MODERATION_IMAGE_NSFW_THRESHOLD", default=0.8)
+# Voice samples on the film page: how many a user may render per minute.
+FILM_VOICE_SAMPLES_PER_MINUTE = env.int("FILM_VOICE_SAMPLES_PER_MINUTE", default=20)
 # -- end films (issue 12) --
 
 # --- Design chat (issue 13) ------------------------------------------------------------------
@@ -530,10 +549,34 @@ CHAT_BACKEND = env.str("CHAT_BACKEND", default="local")
 CHAT_OPENAI_BASE_URL = env.str("CHAT_OPENAI_BASE_URL", default="https://api.openai.com/v1")
 CHAT_OPENAI_API_KEY = env.str("CHAT_OPENAI_API_KEY", default="")
 CHAT_OPENAI_MODEL = env.str("CHAT_OPENAI_MODEL", default="gpt-4o-mini")
+# Seconds without a byte from the model server before a streamed answer counts as dropped.
+CHAT_OPENAI_TIMEOUT_SECONDS = env.float("CHAT_OPENAI_TIMEOUT_SECONDS", default=60.0)
+# A message's content is at most this many characters (REST, socket and the assistant's answers).
+CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=20_000)
+# How long an action waits for its answer (seed 001: 7200 s; metadata_json.status_timeout_seconds overrides).
+CHAT_RUN_TIMEOUT_SECONDS = env.int("CHAT_RUN_TIMEOUT_SECONDS", default=7200)
+# `sync: true` waits within the request at most this long, then answers 202 with the run.
+CHAT_SYNC_WAIT_SECONDS = env.float("CHAT_SYNC_WAIT_SECONDS", default=25.0)
+# A task worker keeps its database connection from one task to the next: with CONN_MAX_AGE 0
+# django-q2 closes it before every task, and a new PostgreSQL connection costs ~6 ms (and a
+# server process) per task, a third of a chat run. The cluster closes every connection before it
+# forks a worker, and a connection that broke is replaced at the next task (health checks).
+if DATABASE_URL and running_task_cluster:
+    DATABASES["default"]["CONN_MAX_AGE"] = 600
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # -- end design chat (issue 13) --
 
 # --- Photogrammetry (issue 14) ---------------------------------------------------------------
 COLMAP_BINARY = env.str("COLMAP_BINARY", default="colmap")
+# Photos in one set (seed 004's POST /pipeline/upload) and the largest photo; a set that keeps
+# fewer good photos after pre-flight is refused before any credit moves.
+PHOTOGRAMMETRY_MIN_PHOTOS = env.int("PHOTOGRAMMETRY_MIN_PHOTOS", default=8)
+PHOTOGRAMMETRY_MAX_PHOTOS = env.int("PHOTOGRAMMETRY_MAX_PHOTOS", default=200)
+PHOTOGRAMMETRY_PHOTO_MAX_BYTES = env.int("PHOTOGRAMMETRY_PHOTO_MAX_BYTES", default=25 * 1024 * 1024)
+# Address space (bytes) each COLMAP step may map: its threads reserve large arenas.
+COLMAP_MEMORY_BYTES = env.int("COLMAP_MEMORY_BYTES", default=16 * 1024 * 1024 * 1024)
+# Django refuses a multipart body with more files than this (its default is 100).
+DATA_UPLOAD_MAX_NUMBER_FILES = max(100, PHOTOGRAMMETRY_MAX_PHOTOS + 10)
 # -- end photogrammetry (issue 14) --
 
 # --- E-mail ------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Site-wide page details: the icon, what the site says is there and what is coming."""
+"""Site-wide page details: the icon, what the site says is there."""
 
 from django.contrib.staticfiles import finders
 from PIL import Image
@@ -20,19 +20,19 @@ def test_pages_link_the_icon(client, db):
     assert finders.find("favicon.svg")
 
 
-def test_footer_says_what_is_there_and_what_is_coming(client, db):
+def test_footer_says_what_is_there(client, db):
     footer = client.get("/").content.decode().split('<footer class="site-footer">')[1]
-    assert ("Open today: the bonsai shop, credits, text-to-3D jobs, and the design sessions and studio projects APIs."
-            in footer)
-    assert ("Coming later: studio rendering (thumbnails and films), the photo generator, the design chat and "
-            "photogrammetry." in footer)
+    for feature in ("bonsai shop", "credits", "thumbnails and narrated films", "photo generator", "design chat",
+                    "text-to-3D", "photo-to-3D"):
+        assert feature in footer
+    assert "Coming later" not in footer
 
 
-def test_openapi_description_says_what_is_there_and_what_is_coming(client):
+def test_openapi_description_says_what_is_there(client):
     info = client.get("/api/v1/schema", HTTP_ACCEPT="application/json").json()["info"]
-    available, coming = info["description"].split("\n\n")
-    assert available.startswith("Available now:") and "text-to-3D" in available and "design sessions" in available
-    assert "studio thumbnail projects" in available
-    assert coming.startswith("Not available yet:")
-    for later in ("studio rendering", "film projects", "photo generator", "design chat", "photogrammetry"):
-        assert later in coming and later not in available
+    available = info["description"].split("\n\n")[0]
+    assert available.startswith("Available now:")
+    for feature in ("text-to-3D", "design sessions", "design chat", "thumbnails and films", "photo generator",
+                    "photogrammetry"):
+        assert feature in available
+    assert "not available" not in info["description"].lower()

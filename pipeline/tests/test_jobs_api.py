@@ -32,7 +32,7 @@ def test_create_seed_shape_with_session(auth_client, funded_user):
     [
         ({"kind": "hologram", "params": {}}, "unknown_kind"),
         ({"prompt": "a pot", "engine": "warp-drive"}, "unknown_engine"),
-        ({"kind": "photogrammetry", "params": {}}, "unknown_engine"),  # no engine configured for it here
+        ({"kind": "photogrammetry", "params": {}, "engine": "runpod"}, "unknown_engine"),  # no such engine for that kind
         ({"prompt": "a pot", "output_format": "obj"}, "validation_error"),
         ({"prompt": "a pot", "colour": "red"}, "validation_error"),
         ({"kind": "scad_render", "params": {"scad": "import(\"/etc/passwd\");"}}, "validation_error"),
