@@ -20,7 +20,8 @@ import time
 
 from django.conf import settings
 
-from pipeline.providers import ProviderClient, ProviderError
+from pipeline.engines.runpod import RunPodClient
+from pipeline.providers import ProviderError
 
 from .backends import assistant_error, local_design, requirements_checked
 from .text import scad_from_text
@@ -28,22 +29,8 @@ from .text import scad_from_text
 logger = logging.getLogger(__name__)
 
 
-class ChatRunPodClient(ProviderClient):
-    def __init__(self):
-        super().__init__("RunPod", f"{settings.RUNPOD_BASE_URL.rstrip('/')}/{settings.RUNPOD_ENDPOINT_ID}",
-                         {"authorization": settings.RUNPOD_API_KEY}, timeout=20, attempts=3)
-
-    def run(self, payload: dict) -> dict:
-        return self.request("POST", "/run", once=True, json={"input": payload})
-
-    def status(self, runpod_id: str) -> dict:
-        return self.request("GET", f"/status/{runpod_id}")
-
-    def cancel(self, runpod_id: str) -> dict:
-        return self.request("POST", f"/cancel/{runpod_id}")
-
-    def health(self) -> dict:
-        return self.request("GET", "/health")
+def _client() -> RunPodClient:
+    return RunPodClient(authorization=settings.RUNPOD_API_KEY)  # seed 001: `authorization: <key>`
 
 
 class RunPodBackend:
@@ -57,7 +44,7 @@ class RunPodBackend:
 
     def health(self) -> dict:
         try:
-            with ChatRunPodClient() as client:
+            with _client() as client:
                 return {"status": "ready", "backend": self.name, "runpod": client.health()}
         except ProviderError as exc:
             return {"status": "unavailable", "backend": self.name, "error": str(exc), "error_type": exc.error_type}
@@ -66,7 +53,7 @@ class RunPodBackend:
         from chat.runs import RunCancelled
 
         try:
-            with ChatRunPodClient() as client:
+            with _client() as client:
                 runpod_id = ctx.run.remote_id
                 if not runpod_id:
                     answer = client.run(payload)

@@ -45,10 +45,15 @@ MAX_OUTPUTS = 32
 
 
 class RunPodClient(ProviderClient):
-    def __init__(self, *, attempts: int = 3):
+    """RunPod serverless: `/run`, `/status/{id}`, `/cancel/{id}`, `/health` of the endpoint.
+
+    `authorization` is the header's value: `Bearer <key>` as RunPod documents it (default), or the
+    bare key, as seed 001's design chat sends it (`authorization: <key>`); RunPod takes both."""
+
+    def __init__(self, *, attempts: int = 3, authorization: str | None = None):
         super().__init__(
             "RunPod", f"{settings.RUNPOD_BASE_URL.rstrip('/')}/{settings.RUNPOD_ENDPOINT_ID}",
-            {"Authorization": f"Bearer {settings.RUNPOD_API_KEY}"}, timeout=20, attempts=attempts,
+            {"Authorization": authorization or f"Bearer {settings.RUNPOD_API_KEY}"}, timeout=20, attempts=attempts,
         )
 
     def run(self, payload: dict) -> dict:
