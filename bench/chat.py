@@ -220,7 +220,9 @@ def run(rounds: int) -> int:
         _wait_port(port)
         token, chat_ids = _setup(51)
         asyncio.run(_round_trips(port, token, chat_ids[:1], 2, _cursors(chat_ids[:1])))  # warm-up: imports, connections
-        print(f"design chat benchmark (daphne + django-q2 with {env.get('Q_WORKERS', '2')} workers, Redis/PostgreSQL)")
+        print(f"design chat benchmark (daphne + django-q2 with {env.get('Q_WORKERS', '2')} workers, Redis/PostgreSQL); "
+              f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores (a shared machine "
+              "slows the 50-chat round trip: it is CPU-bound)")
         for chats in (1, 50):
             per_chat = rounds if chats > 1 else rounds * 10
             from django.utils import timezone
@@ -256,6 +258,7 @@ def run(rounds: int) -> int:
         _stop(worker)
         _stop(web)
         model.shutdown()
+    print(f"  load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if missed:
         print("missed: " + ", ".join(missed))
     return 1 if missed else 0

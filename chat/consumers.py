@@ -52,6 +52,23 @@ class ChatConsumer(SequencedStreamConsumer):
     def messages_after(self, chat, after: int) -> list[dict]:
         return [event.as_message() for event in selectors.chat_events_after(chat=chat, after=after)]
 
+    async def stream_event(self, message):
+        """A push carries its committed events (`chat.services`): when they follow what this socket
+        sent, they are sent as they are, without reading the table; otherwise (a gap, a push
+        without events) the socket reads everything after its cursor from the table."""
+        events = message.get("events")
+        if events:
+            async with self.lock:
+                fresh = [event for event in events if event["seq"] > self.cursor]
+                if not fresh:
+                    return
+                if fresh[0]["seq"] == self.cursor + 1:
+                    for event in fresh:
+                        await self.send_json(event)
+                        self.cursor = event["seq"]
+                    return
+        await super().stream_event(message)
+
     async def error(self, code: str, message: str, fields: dict | None = None):
         body = {"type": "error", "code": code, "message": message}
         if fields:

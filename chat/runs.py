@@ -18,6 +18,7 @@ import dataclasses
 import logging
 import shutil
 import tempfile
+import uuid
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -124,21 +125,30 @@ def chat_run_request(*, chat: Chat, action: str, content: str | None = None, his
 
     backend_get(backend)  # an unknown or unconfigured backend is a 400 before anything is stored
     now = timezone.now()
+    run_id = uuid.uuid4()
+
+    def queued(prompt_id) -> tuple[str, dict]:
+        return "runpod.queued", {"runpod_id": str(run_id), "message_id": str(prompt_id) if prompt_id else None,
+                                 "status": "queued", "action": action}
+
+    # One transaction, one numbering of the stream: the asker's message and `runpod.queued` (or
+    # `runpod.queued` alone) are stored together, then the run. After commit the task is sent
+    # first (hooks run in order), then the socket push.
     with transaction.atomic():
+        transaction.on_commit(lambda: _enqueue(run), robust=True)
         prompt = None
         if content and action != ChatRun.Action.HEALTH:
-            prompt = services.message_create(chat=chat, role=Message.Role.USER, content=content)
+            prompt_id = uuid.uuid4()
+            prompt = services.message_create(chat=chat, role=Message.Role.USER, content=content, message_id=prompt_id,
+                                             events_after=[queued(prompt_id)])
+        else:
+            services.chat_events_append(chat_id=chat.pk, events=[queued(None)])
         run = ChatRun.objects.create(
-            chat=chat, action=action, backend=backend, prompt_message=prompt, timeout_seconds=timeout,
+            id=run_id, chat=chat, action=action, backend=backend, prompt_message=prompt, timeout_seconds=timeout,
             deadline_at=now + timedelta(seconds=timeout),
             request={"content": content, "history": history, "requirements_json": requirements,
                      "metadata_json": metadata_json or {}},
         )
-        services.chat_event_append(chat_id=chat.pk, type="runpod.queued", data={
-            "runpod_id": str(run.pk), "message_id": str(prompt.pk) if prompt else None, "status": "queued",
-            "action": action,
-        })
-        transaction.on_commit(lambda: _enqueue(run), robust=True)
     return run
 
 
@@ -153,8 +163,11 @@ def _enqueue(run: ChatRun) -> None:
     from django_q.tasks import async_task
 
     # A RunPod wait may last the whole timeout; the task's own limit follows it.
+    # save=False: a run that ended keeps its outcome in its ChatRun row, so the cluster does not
+    # store a Success row per run as well (a task that raised is still saved as a failure).
     async_task("chat.tasks.chat_run_execute", str(run.pk), task_name=f"chat-run:{run.pk}",
-               timeout=min(run.timeout_seconds, settings.RUNPOD_TIMEOUT_SECONDS * 8) + 120, broker=_broker())
+               timeout=min(run.timeout_seconds, settings.RUNPOD_TIMEOUT_SECONDS * 8) + 120, broker=_broker(),
+               save=False)
 
 
 def chat_run_wait(*, run: ChatRun, seconds: float) -> ChatRun:
@@ -269,11 +282,13 @@ class RunContext:
         # streaming message, no deltas; a model's answer streams as it comes.
         self.buffered = False
 
-    def check(self) -> None:
-        """Raise RunCancelled when the run was stopped, AssistantError when its time is up."""
-        status = ChatRun.objects.filter(pk=self.run.pk).values_list("status", flat=True).first()
-        if status is None or status in ChatRun.TERMINAL:
-            raise RunCancelled(str(self.run.pk))
+    def check(self, *, stopped: bool = True) -> None:
+        """Raise RunCancelled when the run was stopped (`stopped=False` skips that read where a
+        conditional write follows anyway), AssistantError when its time is up."""
+        if stopped:
+            status = ChatRun.objects.filter(pk=self.run.pk).values_list("status", flat=True).first()
+            if status is None or status in ChatRun.TERMINAL:
+                raise RunCancelled(str(self.run.pk))
         if timezone.now() > self.run.deadline_at:
             raise AssistantError(f"No answer within {self.run.timeout_seconds} s.", error_type="timeout")
 
@@ -325,10 +340,11 @@ def chat_run_execute(run_id) -> str:
     now = timezone.now()
     if not ChatRun.objects.filter(pk=run_id, status=ChatRun.Status.QUEUED).update(status=ChatRun.Status.RUNNING, started_at=now):
         return "not claimable"
-    run = ChatRun.objects.select_related("chat__session__owner", "prompt_message").get(pk=run_id)
+    # The chat's session and owner are read only by generate_scad, when it creates its render job.
+    run = ChatRun.objects.select_related("chat", "prompt_message").get(pk=run_id)
     ctx = RunContext(run)
     try:
-        ctx.check()
+        ctx.check(stopped=False)  # just claimed: a stop from now on is seen by the next check or write
         backend = backend_get(run.backend)
         ctx.buffered = not backend.streams
         if backend.streams:
@@ -359,17 +375,28 @@ def chat_run_execute(run_id) -> str:
 
 def _requirements_run(ctx: RunContext, backend) -> None:
     requirements, tokens = backend.requirements(ctx)
-    ctx.check()
+    answered_at_once = ctx.message_id is None
+    ctx.check(stopped=not answered_at_once)  # answered at once: the run's conditional UPDATE below sees a stop
     output = {"status": "success", "requirements_json": requirements}
-    if ctx.message_id is None:  # answered at once: the whole reply in one transaction
+    if answered_at_once:
+        # The whole reply in one transaction: the run ends (conditionally: a stop wins), then the
+        # message, `message.created` and `runpod.completed` take two numbers in one statement
+        # and are inserted with one insert each. The run row is locked before the chat row, in
+        # the same order as a stop.
+        run, message_id = ctx.run, uuid.uuid4()
         with transaction.atomic():
-            message = services.message_create(chat=ctx.chat, role=Message.Role.ASSISTANT, content=ctx.streamed,
-                                              parts={"requirements": requirements}, tokens=tokens)
-            if not ChatRun.objects.filter(pk=ctx.run.pk, status=ChatRun.Status.RUNNING).update(message=message):
-                transaction.set_rollback(True)
-                raise RunCancelled(str(ctx.run.pk))
-            ctx.run.message_id = message.pk
-            _run_complete(ctx.run, output=output)
+            if not ChatRun.objects.filter(pk=run.pk, status=ChatRun.Status.RUNNING).update(
+                    status=ChatRun.Status.COMPLETED, message_id=message_id, output=output, error="", error_type="",
+                    finished_at=timezone.now()):
+                raise RunCancelled(str(run.pk))
+            services.message_create(
+                chat=ctx.chat, role=Message.Role.ASSISTANT, content=ctx.streamed, parts={"requirements": requirements},
+                tokens=tokens, message_id=message_id, events_after=[("runpod.completed", {
+                    "runpod_id": str(run.pk), "status": "completed", "action": run.action,
+                    "message": {"id": str(message_id), "role": str(Message.Role.ASSISTANT), "content": ctx.streamed},
+                    "output": output,
+                })])
+        run.message_id = message_id
         return
     message = services.message_finish(message_id=ctx.message_id, chat_id=ctx.chat.pk, status=Message.Status.COMPLETE,
                                       parts={"requirements": requirements}, tokens=tokens)

@@ -2,20 +2,28 @@
 
 Every event of a chat (a message created, a streamed delta, a message completed, an assistant
 run queued, progressing, completed or failed) takes the chat's next sequence number under the
-chat's row lock and is stored (`ChatEvent`); sockets are woken after commit
-(`mozukai_hub.streams.stream_publish`) and replay from the table, so a client that reconnects
-with `?after=N` gets everything after N, nothing twice. A message takes the number of its
-`message.created` event. The assistant's runs are in `chat.runs`.
+chat's row lock and is stored (`ChatEvent`); sockets are woken after commit, by one
+channel-layer push per write (one or several events) that carries the new events themselves
+(a socket that has everything before them sends them without reading the table), and replay
+from the table otherwise, so a client that reconnects with `?after=N` gets everything after N,
+nothing twice. A message takes the number of its `message.created` event. The assistant's runs
+are in `chat.runs`.
 """
 
+import asyncio
+import json
+import os
+import threading
+
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 
 from accounts.models import User
-from mozukai_hub.streams import stream_publish
+from mozukai_hub.streams import PUSH_TYPE
 
 from .models import Chat, ChatEvent, Message, Session
 
@@ -66,21 +74,86 @@ def chat_group(chat_id) -> str:
     return f"chat.{chat_id}"
 
 
+def _seq_take(chat_id, count: int = 1) -> int:
+    """Take the chat's next `count` sequence numbers in one statement and return the last; holds
+    the chat's row lock until the transaction ends (Chat.DoesNotExist for a missing chat)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f'UPDATE "{Chat._meta.db_table}" SET "last_seq" = "last_seq" + %s WHERE "id" = %s RETURNING "last_seq"',
+                       [count, Chat._meta.pk.get_db_prep_value(chat_id, connection)])
+        row = cursor.fetchone()
+    if row is None:
+        raise Chat.DoesNotExist(f"No chat {chat_id}.")
+    return row[0]
+
+
 def _seq_next(chat_id) -> int:
     """The chat's next sequence number; takes the chat's row lock until the transaction ends."""
-    Chat.objects.filter(pk=chat_id).update(last_seq=F("last_seq") + 1)
-    return Chat.objects.filter(pk=chat_id).values_list("last_seq", flat=True).get()
+    return _seq_take(chat_id, 1)
+
+
+# A push carries its events when they are this small (JSON characters, all together); a larger
+# batch is announced by its last number only and sockets read it from the table.
+PUSH_EVENTS_MAX_CHARS = 64 * 1024
+
+
+_push_loop = None
+_push_loop_pid = None
+_push_loop_lock = threading.Lock()
+
+
+def _group_send(group: str, message: dict) -> None:
+    """`group_send` from sync code on one long-lived event loop per process (its own thread).
+    `async_to_sync` would start a new loop per call in a task worker (and channels_redis a new
+    Redis connection per loop), and in daphne it waits for the server's own loop, which is busy
+    with every socket: the thread that wrote the events would wait for it."""
+    global _push_loop, _push_loop_pid
+    layer = get_channel_layer()
+    if layer is None:
+        return  # no channel layer: sockets find new events by polling the table
+    with _push_loop_lock:
+        if _push_loop is None or _push_loop_pid != os.getpid():  # a forked worker makes its own
+            _push_loop, _push_loop_pid = asyncio.new_event_loop(), os.getpid()
+            threading.Thread(target=_push_loop.run_forever, name="chat-push", daemon=True).start()
+    asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _push_loop).result(timeout=10)
+
+
+def _push(chat_id, events: list[dict]) -> None:
+    message = {"type": PUSH_TYPE, "seq": events[-1]["seq"]}
+    encoded = json.dumps(events, separators=(",", ":"))
+    if len(encoded) <= PUSH_EVENTS_MAX_CHARS:
+        message["events"] = json.loads(encoded)  # exactly what a replay from the table gives
+    _group_send(chat_group(chat_id), message)
+
+
+def _events_publish(chat_id, events: list[ChatEvent]) -> None:
+    """Wake the chat's sockets once the transaction commits: one push for the events written."""
+    messages = [event.as_message() for event in events]
+    transaction.on_commit(lambda: _push(chat_id, messages), robust=True)
+
+
+def _events_store(*, chat_id, first_seq: int, events: list[tuple[str, dict]]) -> list[ChatEvent]:
+    """Insert events numbered from `first_seq` (taken with `_seq_take`) in one statement."""
+    rows = ChatEvent.objects.bulk_create([
+        ChatEvent(chat_id=chat_id, seq=first_seq + index, type=type, data={"chat_id": str(chat_id), **data})
+        for index, (type, data) in enumerate(events)])
+    _events_publish(chat_id, rows)
+    return rows
 
 
 def _event_store(*, chat_id, seq: int, type: str, data: dict) -> ChatEvent:
-    event = ChatEvent.objects.create(chat_id=chat_id, seq=seq, type=type, data={"chat_id": str(chat_id), **data})
-    stream_publish(chat_group(chat_id), seq)
-    return event
+    return _events_store(chat_id=chat_id, first_seq=seq, events=[(type, data)])[0]
 
 
 def chat_event_append(*, chat_id, type: str, data: dict) -> ChatEvent:
     with transaction.atomic():
         return _event_store(chat_id=chat_id, seq=_seq_next(chat_id), type=type, data=data)
+
+
+def chat_events_append(*, chat_id, events: list[tuple[str, dict]]) -> list[ChatEvent]:
+    """Append several events (type, data) at once: one numbering statement, one insert, one push."""
+    with transaction.atomic(savepoint=False):
+        last = _seq_take(chat_id, len(events))
+        return _events_store(chat_id=chat_id, first_seq=last - len(events) + 1, events=events)
 
 
 def message_event_data(message: Message) -> dict:
@@ -137,19 +210,24 @@ def message_content_check(content: str, *, field: str = "content") -> str:
 
 
 def message_create(*, chat: Chat, role: str, content: str, tokens: int = 0, status: str = Message.Status.COMPLETE,
-                   parts: dict | None = None, job=None) -> Message:
-    """Store a message with the chat's next sequence number and announce it (`message.created`)."""
+                   parts: dict | None = None, job=None, message_id=None,
+                   events_after: list[tuple[str, dict]] = ()) -> Message:
+    """Store a message with the chat's next sequence number and announce it (`message.created`);
+    `events_after` (type, data) follow it in the stream, numbered and stored with it at once."""
     if role not in Message.Role.values:
         raise ValidationError({"role": [f"Unknown role {role!r}; one of: {', '.join(Message.Role.values)}."]})
     message_content_check(content)
     if tokens < 0:
         raise ValidationError({"tokens": ["Must be 0 or more."]})
-    with transaction.atomic():
-        seq = _seq_next(chat.pk)
-        message = Message.objects.create(chat_id=chat.pk, seq=seq, role=role, content=content, tokens=tokens,
-                                         status=status, parts=parts or {}, job=job)
-        _event_store(chat_id=chat.pk, seq=seq, type="message.created",
-                     data={"message_id": str(message.pk), "message": message_event_data(message)})
+    with transaction.atomic(savepoint=False):  # no savepoint inside a caller's transaction
+        seq = _seq_take(chat.pk, 1 + len(events_after)) - len(events_after)
+        message = Message(chat_id=chat.pk, seq=seq, role=role, content=content, tokens=tokens, status=status,
+                          parts=parts or {}, job=job)
+        if message_id is not None:
+            message.pk = message_id
+        message.save(force_insert=True)
+        _events_store(chat_id=chat.pk, first_seq=seq, events=[
+            ("message.created", {"message_id": str(message.pk), "message": message_event_data(message)}), *events_after])
     return message
 
 
