@@ -210,7 +210,9 @@ def run(rounds: int) -> int:
     model = ThreadingHTTPServer(("127.0.0.1", 0), TimedModel)
     model.daemon_threads = True
     threading.Thread(target=model.serve_forever, daemon=True).start()
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "CHAT_BACKEND": "local",
+    # One bench user asks for every run: its per-user caps are lifted, as bench/jobs.py does for jobs.
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "CHAT_BACKEND": "local", "CHAT_MAX_RUNS_IN_FLIGHT": "0",
+           "CHAT_MAX_RUNS_PER_MINUTE": "0",
            "CHAT_OPENAI_BASE_URL": f"http://127.0.0.1:{model.server_port}/v1", "CHAT_OPENAI_MODEL": "timed"}
     port = _free_port()
     web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.chat_asgi:application"], env)

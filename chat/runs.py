@@ -26,9 +26,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Count, Q
 from django.utils import timezone
 
-from mozukai_hub.api.errors import ApplicationError, Conflict
+from mozukai_hub.api.errors import ApplicationError, Conflict, TooManyRequests
 from pipeline.models import Asset, Job, JobEvent
 from pipeline.owners import JobOwner
 from pipeline.services import job_cancel, job_create, job_start
@@ -101,6 +102,22 @@ def _requirements_clean(value) -> dict:
     return requirements_clean(value)
 
 
+def _runs_admit(*, user) -> None:
+    """A user's caps on assistant actions (the socket bypasses DRF's throttles): 429 past them."""
+    in_flight, per_minute = settings.CHAT_MAX_RUNS_IN_FLIGHT, settings.CHAT_MAX_RUNS_PER_MINUTE
+    if not (in_flight or per_minute):
+        return
+    counts = ChatRun.objects.filter(chat__session__owner=user).aggregate(  # one statement for both caps
+        running=Count("pk", filter=Q(status__in=UNFINISHED)),
+        recent=Count("pk", filter=Q(created_at__gte=timezone.now() - timedelta(minutes=1))),
+    )
+    if in_flight and counts["running"] >= in_flight:
+        raise TooManyRequests(f"You have {in_flight} assistant actions running; wait for one to finish.",
+                              retry_after=5)
+    if per_minute and counts["recent"] >= per_minute:
+        raise TooManyRequests(f"At most {per_minute} assistant actions a minute.", retry_after=60)
+
+
 def chat_run_request(*, chat: Chat, action: str, content: str | None = None, history: list | None = None,
                      requirements_json=None, metadata_json=None, backend: str | None = None) -> ChatRun:
     """Validate an action, store the asker's message, create the run and announce `runpod.queued`;
@@ -120,6 +137,7 @@ def chat_run_request(*, chat: Chat, action: str, content: str | None = None, his
             and selectors.chat_latest_requirements(chat=chat) is None:
         raise ValidationError({"requirements_json": ["Required: there are no requirements in this chat yet "
                                                      "(send requirements_json, content, or run process_requirements first)."]})
+    _runs_admit(user=chat.session.owner)
     backend = backend or settings.CHAT_BACKEND
     from .assistant.backends import backend_get
 
@@ -179,7 +197,7 @@ def chat_run_wait(*, run: ChatRun, seconds: float) -> ChatRun:
         run.refresh_from_db()
         if run.is_terminal or time.monotonic() >= deadline:
             return run
-        time.sleep(0.05)
+        time.sleep(0.2)  # a read every 200 ms of the wait, not a busy loop
 
 
 # --- Ending a run --------------------------------------------------------------------------
@@ -445,11 +463,16 @@ def _scad_run(ctx: RunContext, backend, *, feedback: str | None = None) -> None:
         if not ChatRun.objects.filter(pk=ctx.run.pk, status=ChatRun.Status.RUNNING).update(
                 status=ChatRun.Status.RENDERING, job=job, design=record):
             transaction.set_rollback(True)
-            raise RunCancelled(str(ctx.run.pk))
-        services.message_parts_update(message_id=ctx.message_id, chat_id=ctx.chat.pk, job=job, parts={
-            "requirements": requirements, "scad": design["source"], "job_id": str(job.pk),
-        })
-        ctx.progress("rendering", "Rendering the model with OpenSCAD", job_id=str(job.pk))
+            stopped = True
+        else:
+            stopped = False
+            services.message_parts_update(message_id=ctx.message_id, chat_id=ctx.chat.pk, job=job, parts={
+                "requirements": requirements, "scad": design["source"], "job_id": str(job.pk),
+            })
+            ctx.progress("rendering", "Rendering the model with OpenSCAD", job_id=str(job.pk))
+    if stopped:  # stopped while designing: the job made for it must not wait in the queue
+        job_cancel(job=job)
+        raise RunCancelled(str(ctx.run.pk))
     job_start(job=job)  # moderation, then the queue; its end calls chat_run_render_finished
 
 
@@ -505,7 +528,22 @@ def _stl_report(job: Job, design) -> dict:
 
 
 def chat_run_render_finished(run_id) -> str:
-    """The render job of a generate_scad run ended: check the mesh and answer, or repair once."""
+    """The render job of a generate_scad run ended: check the mesh and answer, or repair once.
+    Whatever goes wrong on the way ends the run `failed`, never leaves it waiting for its timeout."""
+    try:
+        return _render_finished(run_id)
+    except RunCancelled:
+        return "cancelled"
+    except Exception as exc:
+        logger.exception("chat run %s: finishing its render failed", run_id)
+        run = ChatRun.objects.filter(pk=run_id).first()
+        if run is not None:
+            message = exc.message if isinstance(exc, (ApplicationError, AssistantError)) else "Checking the model failed."
+            _run_fail(run, error=message, error_type=getattr(exc, "error_type", "") or "assistant_error")
+        return "failed"
+
+
+def _render_finished(run_id) -> str:
     from .assistant.backends import backend_get
 
     run = ChatRun.objects.select_related("chat__session__owner", "job", "prompt_message").filter(pk=run_id).first()
@@ -554,8 +592,8 @@ def _repair(run: ChatRun, backend, problem: str) -> str:
         return "repairing"
     except RunCancelled:
         return "cancelled"
-    except AssistantError as exc:
-        _run_fail(run, error=exc.message, error_type=exc.error_type)
+    except (AssistantError, ApplicationError) as exc:  # ApplicationError: the job's caps or credits said no
+        _run_fail(run, error=exc.message, error_type=getattr(exc, "error_type", "") or exc.code)
         return "failed"
 
 
@@ -572,7 +610,9 @@ def _scad_answer(run: ChatRun, design, report: dict, record: dict) -> str:
         message = services.message_finish(message_id=run.message_id, chat_id=run.chat_id, status=Message.Status.COMPLETE,
                                           content=text, parts=parts, job=job,
                                           tokens=int((record.get("tokens") or 0)))
-        if message is None:
+        if message is None:  # its reply was deleted meanwhile: the run ends here
+            _run_end(run_id=run.pk, status=ChatRun.Status.CANCELLED, error="The reply was deleted.",
+                     error_type="cancelled")
             return "cancelled"
         try:
             _run_complete(run, output={"status": "success", "scad": record.get("source"), "job_id": str(job.pk),
@@ -584,9 +624,13 @@ def _scad_answer(run: ChatRun, design, report: dict, record: dict) -> str:
 
 
 def chat_job_finished(job_id) -> None:
-    """pipeline's job-finished listener: a chat run waiting on this job carries on."""
+    """pipeline's job-finished listener: a chat run waiting on this job carries on, as a task (the
+    mesh check and a repair round are slow; the listener runs in whatever process ended the job)."""
+    from django_q.tasks import async_task
+
     for run_id in ChatRun.objects.filter(job_id=job_id, status=ChatRun.Status.RENDERING).values_list("id", flat=True):
-        chat_run_render_finished(run_id)
+        async_task("chat.tasks.chat_run_render_finished", str(run_id), task_name=f"chat-render:{run_id}",
+                   broker=_broker(), save=False)
 
 
 def chat_runs_reap() -> dict:
@@ -599,7 +643,7 @@ def chat_runs_reap() -> dict:
         timed_out.append(str(run.pk))
     ended = ChatRun.objects.filter(status=ChatRun.Status.RENDERING, job__finished_at__lt=now - timedelta(seconds=30))
     for run_id in ended.values_list("id", flat=True):
-        chat_run_render_finished(run_id)
+        chat_run_render_finished(run_id)  # never raises: a run that cannot finish ends failed
         finished.append(str(run_id))
     lost = ChatRun.objects.filter(status=ChatRun.Status.QUEUED, created_at__lt=now - timedelta(seconds=LOST_QUEUE_SECONDS))
     for run in lost:

@@ -56,6 +56,11 @@ def session_update(*, session: Session, data: dict) -> Session:
 
 
 def session_delete(*, session: Session) -> None:
+    """Its chats' unfinished runs are stopped first (a RunPod run is cancelled, a render job too)."""
+    from .runs import chat_runs_stop
+
+    for chat in session.chats.all():
+        chat_runs_stop(chat=chat)
     session.delete()
 
 

@@ -11,3 +11,8 @@ def chat_run_execute(run_id: str) -> str:
 def chat_runs_reap() -> dict:
     """Scheduled every minute (migration 0003): time-outs, lost notifications, lost queue messages."""
     return runs.chat_runs_reap()
+
+
+def chat_run_render_finished(run_id: str) -> str:
+    """A generate_scad run's render job ended (sent by the job-finished listener): check and answer."""
+    return runs.chat_run_render_finished(run_id)

@@ -557,6 +557,10 @@ CHAT_MESSAGE_MAX_CHARS = env.int("CHAT_MESSAGE_MAX_CHARS", default=20_000)
 CHAT_RUN_TIMEOUT_SECONDS = env.int("CHAT_RUN_TIMEOUT_SECONDS", default=7200)
 # `sync: true` waits within the request at most this long, then answers 202 with the run.
 CHAT_SYNC_WAIT_SECONDS = env.float("CHAT_SYNC_WAIT_SECONDS", default=25.0)
+# Assistant actions per user: unfinished at once, and asked for per minute (REST and socket
+# alike; past either, 429). 0 turns a cap off. Remote backends bill per run.
+CHAT_MAX_RUNS_IN_FLIGHT = env.int("CHAT_MAX_RUNS_IN_FLIGHT", default=64)
+CHAT_MAX_RUNS_PER_MINUTE = env.int("CHAT_MAX_RUNS_PER_MINUTE", default=120)
 # A task worker keeps its database connection from one task to the next: with CONN_MAX_AGE 0
 # django-q2 closes it before every task, and a new PostgreSQL connection costs ~6 ms (and a
 # server process) per task, a third of a chat run. The cluster closes every connection before it

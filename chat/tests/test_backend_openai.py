@@ -122,11 +122,13 @@ def test_scad_is_accepted_only_after_render_and_check_with_one_repair_round(mode
     # The unknown module is an error under --hardwarnings (not an empty, "successful" model);
     # the job's end hands the error back to the model for one repair round.
     assert pipeline_tasks.job_run(str(first_job.pk)) == "failed"
+    assert tasks.chat_run_render_finished(str(run_id)) == "repairing"  # sent by the job's end
     run.refresh_from_db()
     assert run.repair_rounds == 1 and run.job_id != first_job.pk and run.status == "rendering"
     repair_request = model["requests"][1]["body"]["messages"][-1]["content"]
     assert "quad_frame" in repair_request and "failed" in repair_request
     assert pipeline_tasks.job_run(str(run.job_id)) == "completed"
+    assert tasks.chat_run_render_finished(str(run_id)) == "completed"
     run.refresh_from_db()
     assert run.status == "completed", run.error
     assert run.output["report"]["ok"] and run.output["scad"].strip() == good.strip()

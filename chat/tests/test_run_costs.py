@@ -19,9 +19,9 @@ PROMPT = "Design a small quadcopter frame"
 
 @pytest.mark.django_db
 def test_a_local_requirements_run_costs_few_statements(chat, django_assert_max_num_queries):
-    # The request: one numbering UPDATE … RETURNING, the message, the run, the two events in one
-    # insert (+ the test's savepoint pair). It was 14 before.
-    with django_assert_max_num_queries(7):
+    # The request: the caps' one count, one numbering UPDATE … RETURNING, the message, the run, the
+    # two events in one insert (+ the test's savepoint pair). It was 14 before.
+    with django_assert_max_num_queries(8):
         run = runs.chat_run_request(chat=chat, action="process_requirements", content=PROMPT)
     # The worker: claim, read the run, the history, then one transaction: end the run, number,
     # message, events. It was 25 (two status reads, per-event numbering, savepoints).

@@ -1,6 +1,7 @@
 """The assistant's actions through `POST /chats/{id}/runpod` with the local backend; the task
-(`chat.tasks.chat_run_execute`) and the render job (`pipeline.tasks.job_run`) are run as the
-worker runs them, and the render's end reaches the chat through pipeline's job-finished listener."""
+(`chat.tasks.chat_run_execute`), the render job (`pipeline.tasks.job_run`) and the task the render's
+end sends the chat (`chat.tasks.chat_run_render_finished`, through pipeline's job-finished
+listener) are run as the worker runs them."""
 
 import threading
 import time
@@ -61,7 +62,13 @@ def test_generate_scad_renders_checks_and_answers_with_the_model(auth_client, ch
     assert job.kind == "scad_render" and job.session_id == chat.session_id and job.params["hardwarnings"] is True
     listed = auth_client.get(f"/api/v1/jobs?session_id={chat.session_id}").json()
     assert [j["id"] for j in listed] == [str(job.pk)]
-    assert pipeline_tasks.job_run(str(job.pk)) == "completed"  # its end calls the chat back
+    assert pipeline_tasks.job_run(str(job.pk)) == "completed"
+    # The job's end sends the chat a task (the mesh check is not done in whichever process ended
+    # the job); here it is run as the worker runs it.
+    run.refresh_from_db()
+    assert run.status == "rendering"
+    assert tasks.chat_run_render_finished(str(run.pk)) == "completed"
+    assert tasks.chat_run_render_finished(str(run.pk)) == "nothing to do"  # a second delivery does nothing
     run.refresh_from_db()
     assert run.status == "completed", (run.error, run.output)
     report = run.output["report"]
@@ -125,3 +132,12 @@ def test_status_timeout_seconds_ends_a_run_that_waits_too_long(auth_client, chat
     assert run.status == "failed" and run.error_type == "timeout" and Job.objects.get(pk=run.job_id).status == "cancelled"
     default = _run(auth_client, chat, {"action": "health"})
     assert default["timeout_seconds"] == 7200
+
+
+def test_deleting_a_session_stops_its_runs_and_their_render_jobs(auth_client, chat):
+    body = _run(auth_client, chat, {"action": "generate_scad", "requirements_json": SEED_REQUIREMENTS})
+    tasks.chat_run_execute(body["id"])
+    job_id = ChatRun.objects.get(pk=body["id"]).job_id
+    assert Job.objects.get(pk=job_id).status not in ("cancelled", "completed", "failed")
+    assert auth_client.delete(f"/api/v1/sessions/{chat.session_id}").status_code == 204
+    assert Job.objects.get(pk=job_id).status == "cancelled"  # the job outlives the session (SET_NULL)

@@ -47,3 +47,15 @@ def test_oversized_content_names_the_limit(auth_client, chat, settings):
                                 format="json")
     assert response.status_code == 400 and "At most 100 characters" in response.json()["error"]["fields"]["content"][0]
     assert not Message.objects.exists()
+
+
+def test_a_users_assistant_actions_are_capped_over_rest_and_socket_alike(auth_client, chat, settings):
+    settings.CHAT_MAX_RUNS_IN_FLIGHT = 2
+    body = {"action": "process_requirements", "content": "A small bracket"}
+    for _ in range(2):
+        assert auth_client.post(f"/api/v1/chats/{chat.id}/runpod", body, format="json").status_code == 202
+    refused = auth_client.post(f"/api/v1/chats/{chat.id}/runpod", body, format="json")
+    assert refused.status_code == 429 and refused["Retry-After"] and refused.json()["error"]["code"] == "throttled"
+    assert ChatRun.objects.filter(chat=chat).count() == 2
+    settings.CHAT_MAX_RUNS_IN_FLIGHT, settings.CHAT_MAX_RUNS_PER_MINUTE = 0, 2
+    assert auth_client.post(f"/api/v1/chats/{chat.id}/runpod", body, format="json").status_code == 429

@@ -87,7 +87,7 @@ class PhotogrammetryLocal(BaseEngine):
         }
 
     def input_asset_ids(self, params: dict) -> list[uuid.UUID]:
-        return [uuid.UUID(p["asset_id"]) for p in params["photos"]]
+        return [uuid.UUID(p["asset_id"]) for p in params.get("photos", [])]
 
     def _program(self, ctx):
         def run(argv, *, on_line=None, env=None):
