@@ -99,7 +99,9 @@ def message_assets(messages) -> dict:
     ids.discard("None")
     if not ids:
         return {}
-    return {str(a.pk): a for a in Asset.objects.filter(pk__in=ids)}
+    # Only the outputs of the messages' own render jobs, whatever the parts say.
+    owned = Asset.objects.filter(pk__in=ids, job__chat_messages__in=[m.pk for m in messages]).distinct()
+    return {str(a.pk): a for a in owned}
 
 
 class MessageCreateSerializer(StrictSerializer):
