@@ -18,6 +18,7 @@ settings at it (keys set, fal polled every 0.05 s).
 
 from __future__ import annotations
 
+import abc
 import base64
 import binascii
 import io
@@ -76,7 +77,7 @@ def decode_data_url(url: object) -> Image.Image:
     return decode_image(match.group(2))
 
 
-class FakeProvider:
+class FakeProvider(abc.ABC):
     """A threaded local server; subclasses answer in `handle(request)`."""
 
     name = "provider"
@@ -165,8 +166,9 @@ class FakeProvider:
 
         return Handler
 
+    @abc.abstractmethod
     def handle(self, handler: BaseHTTPRequestHandler, request: dict) -> None:
-        raise NotImplementedError
+        """Answer one request as the provider documents it."""
 
     @staticmethod
     def raw_reply(handler: BaseHTTPRequestHandler, status: int, data: bytes) -> None:
