@@ -11,7 +11,7 @@ import os
 import pytest
 import schemathesis
 from django.core.signals import request_finished, request_started
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
 from schemathesis.checks import not_a_server_error
@@ -33,6 +33,14 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 # Loaded once, at collection, from the schema view as clients read it (no database needed).
 schema = schemathesis.openapi.from_wsgi("/api/v1/schema", application, headers={"Accept": "application/json"})
+# That request ran at collection, before the test database exists: close what it opened. psycopg's
+# pool keeps the database name it was made with, so left open it would carry on pointing at the
+# main database, and the test database would be migrated and used through it while processes
+# the tests start (workers, servers) found the real test database empty.
+for _connection in connections.all():
+    _connection.close()
+    if hasattr(_connection, "close_pool"):
+        _connection.close_pool()
 
 
 @pytest.fixture
