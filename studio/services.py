@@ -168,16 +168,12 @@ def project_job_params(*, project: Project, options: dict) -> tuple[str, dict]:
     }
 
 
-def project_job_source(*, user, value, options: dict) -> tuple[str, dict, str | None]:
-    """pipeline's job-source hook for `project_id` (registered in studio.apps): the kind, the
-    params snapshot and the engine the project asks for (a thumbnail's `model_pref`: a job that
-    names no `model` uses it, and an unconfigured one is a 400, never a quiet substitute).
-    Another user's project is a 404."""
+def project_job_source(*, user, value, options: dict) -> tuple[str, dict]:
+    """pipeline's job-source hook for `project_id` (registered in studio.apps): another user's
+    project is a 404."""
     from . import selectors
 
-    project = selectors.project_get_for_user(user=user, project_id=value)
-    kind, params = project_job_params(project=project, options=options)
-    return kind, params, (project.model_pref or None) if project.kind == Project.Kind.THUMBNAIL else None
+    return project_job_params(project=selectors.project_get_for_user(user=user, project_id=value), options=options)
 
 
 def project_upload_target(*, user, value):

@@ -5,9 +5,8 @@ An app fills these in from its `AppConfig.ready()`; pipeline calls them by the r
 they handle. Today studio registers both for `project_id` (see studio/apps.py).
 
 - `job_source_register(field, resolve)`: a `POST /api/v1/jobs` body carrying `field` is turned,
-  before `pipeline.services.job_create`, into the job's kind, params and default engine by
-  `resolve(*, user, value, options) -> (kind, params, engine | None)` (the engine the object asks
-  for, used when the body names none). `options` holds the body's other source
+  before `pipeline.services.job_create`, into the job's kind and params by
+  `resolve(*, user, value, options) -> (kind, params)`. `options` holds the body's other source
   options (`quality`, `variants`; only the ones sent). `resolve` raises Http404 for something the
   caller may not use (another user's project) and Django's ValidationError (naming the field)
   for bad options; the params it returns are still checked by the engine's `validate_params`.
@@ -18,7 +17,7 @@ they handle. Today studio registers both for `project_id` (see studio/apps.py).
 
 from collections.abc import Callable
 
-JobSource = Callable[..., tuple[str, dict, str | None]]
+JobSource = Callable[..., tuple[str, dict]]
 UploadTarget = Callable[..., Callable[[object], object]]
 
 _job_sources: dict[str, JobSource] = {}

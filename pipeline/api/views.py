@@ -121,8 +121,7 @@ class JobListView(GenericAPIView):
             if resolve is None or not request.user.is_authenticated:
                 raise ValidationError({"project_id": ["Jobs from projects are not available here."]})
             options = {name: v[name] for name in s.JobCreateSerializer.SOURCE_OPTIONS if name in v}
-            v["kind"], v["params"], source_engine = resolve(user=request.user, value=v["project_id"], options=options)
-            v["engine"] = v.get("engine") or source_engine
+            v["kind"], v["params"] = resolve(user=request.user, value=v["project_id"], options=options)
         session = selectors.job_session_get_for_user(user=request.user, session_id=v["session_id"]) if v.get("session_id") else None
         job = services.job_create(
             owner=JobOwner.from_request(request), kind=v.get("kind"), params=v.get("params"), prompt=v.get("prompt", ""),
