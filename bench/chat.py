@@ -130,6 +130,25 @@ def _setup(chats: int):
     return token_pair_issue(user=user).access, chat_ids
 
 
+def _cpu_by_program() -> dict[str, float]:
+    """CPU seconds used so far by each program of the run (user + system, every process)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    programs = {"daphne": "daphne", "qcluster": "django-q2", "postgres": "PostgreSQL", "redis-server": "Redis"}
+    used: dict[str, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            pid = stat.parent.name
+            text = stat.read_text()
+            argv = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        name = "bench client" if int(pid) == os.getpid() else next((label for key, label in programs.items() if key in argv), None)
+        if name:
+            used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
 def _run_times(chat_ids: list[str], since) -> tuple[float, float]:
     """Median queue wait (created → started) and run time (started → finished) of the phase's runs, ms."""
     import statistics
@@ -211,7 +230,7 @@ def run(rounds: int) -> int:
     model.daemon_threads = True
     threading.Thread(target=model.serve_forever, daemon=True).start()
     # One bench user asks for every run: its per-user caps are lifted, as bench/jobs.py does for jobs.
-    env = {**os.environ, "LOG_LEVEL": "WARNING", "CHAT_BACKEND": "local", "CHAT_MAX_RUNS_IN_FLIGHT": "0",
+    env = {**os.environ, "LOG_LEVEL": "WARNING", "DEBUG": "false", "CHAT_BACKEND": "local", "CHAT_MAX_RUNS_IN_FLIGHT": "0",
            "CHAT_MAX_RUNS_PER_MINUTE": "0",
            "CHAT_OPENAI_BASE_URL": f"http://127.0.0.1:{model.server_port}/v1", "CHAT_OPENAI_MODEL": "timed"}
     port = _free_port()
@@ -230,7 +249,9 @@ def run(rounds: int) -> int:
             from django.utils import timezone
 
             since = timezone.now()
+            cpu_before = _cpu_by_program()
             trips = asyncio.run(_round_trips(port, token, chat_ids[:chats], per_chat, _cursors(chat_ids[:chats])))
+            cpu_after = _cpu_by_program()
             echo = asyncio.run(_echo(port, chats, per_chat))
             p50, p99, e50, e99 = _pct(trips, .5), _pct(trips, .99), _pct(echo, .5), _pct(echo, .99)
             ok = chats != 50 or p50 <= 300
@@ -240,6 +261,9 @@ def run(rounds: int) -> int:
                   + ("" if chats != 50 else f"  target p50 ≤ 300 ms {'ok' if ok else 'MISSED'}"))
             wait, took = _run_times(chat_ids[:chats], since)
             print(f"             of which: median wait for a worker {wait:7.1f} ms, median run in the worker {took:6.1f} ms")
+            cpu = {name: (cpu_after.get(name, 0) - cpu_before.get(name, 0)) * 1000 / len(trips) for name in cpu_after}
+            print("             CPU per round trip: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in sorted(cpu.items(), key=lambda x: -x[1]))
+                  + f" (total {sum(cpu.values()):.1f} ms)")
     finally:
         _stop(worker)
         _stop(web)

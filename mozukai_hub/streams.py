@@ -24,6 +24,7 @@ import logging
 from urllib.parse import parse_qs
 
 from asgiref.sync import async_to_sync
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from channels.layers import get_channel_layer
@@ -69,6 +70,7 @@ class SequencedStreamConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
     group = None
     poller = None
     cursor = 0
+    pushed = False  # a push arrived since the safety poll last looked
 
     @abc.abstractmethod
     def stream_get(self, *, user, visitor_token: str, **route_kwargs):
@@ -93,6 +95,18 @@ class SequencedStreamConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         except (Http404, ObjectDoesNotExist):
             return None
 
+    async def dispatch(self, message):
+        """Channels' dispatch without its `aclose_old_connections()` before every handler: that
+        is a hop to the server's one shared sync thread for each frame and each push, which 50
+        busy sockets queue on. Every database access of a stream goes through
+        `database_sync_to_async`, which closes old connections itself, before and after."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        if message["type"] == PUSH_TYPE:
+            self.pushed = True
+        await handler(message)
+
     async def connect(self):
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.stream = await database_sync_to_async(self._load)(query)
@@ -116,6 +130,11 @@ class SequencedStreamConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         try:
             while True:
                 await asyncio.sleep(interval)
+                if self.pushed and self.channel_layer is not None:
+                    # Pushes are arriving: one that was lost shows as a gap in the next, which
+                    # reads the table then. The safety poll is for a stream gone quiet.
+                    self.pushed = False
+                    continue
                 await self._flush()
         except Exception:  # CancelledError (on disconnect) is not an Exception and passes through
             # A dead poller would leave the socket open with nothing ever arriving on it.

@@ -4,6 +4,7 @@ The notes live in a dict instead of a table: the base class only sees `stream_ge
 `stream_group` and `messages_after`, so where the messages are stored is the subclass's affair.
 """
 
+import asyncio
 import uuid
 
 import pytest
@@ -146,3 +147,37 @@ def test_a_stream_the_caller_may_not_read_closes_with_4404(settings):
         async_to_sync(scenario)()
     finally:
         NOTES.pop(private)
+
+
+def test_a_lost_push_delays_a_message_never_loses_it(stream, settings, monkeypatch):
+    """With a channel layer the safety poll finds what no push announced; while pushes are
+    arriving it does not read at all (a push after a lost one shows the gap and reads)."""
+    if not settings.CHANNEL_LAYERS:
+        pytest.fail("This test needs REDIS_URL (run through mozukai_hub.testing.services).")
+    monkeypatch.setattr("mozukai_hub.streams.SAFETY_POLL_SECONDS", 0.5)
+    reads, read = [], NotesConsumer.messages_after
+    monkeypatch.setattr(NotesConsumer, "messages_after", lambda self, name, after: reads.append(after) or read(self, name, after))
+
+    async def scenario():
+        socket = await connect(f"/notes/{stream}")
+        await socket.send_json_to({"type": "ping"})
+        assert await socket.receive_json_from(timeout=3) == {"type": "pong", "seq": 0}
+        note(stream, "its push was lost")  # written, never published
+        assert [m["text"] for m in await receive(socket, 1)] == ["its push was lost"]  # the poll found it
+        # A lost push, then a push: the later push's gap reads both at once.
+        note(stream, "lost again")
+        seq = note(stream, "announced")
+        await database_sync_to_async(stream_publish)(f"test.notes.{stream}", seq)
+        assert [m["text"] for m in await receive(socket, 2)] == ["lost again", "announced"]
+        # Pushes every 0.2 s for 1.5 s: the poll (every 0.5 s) skips its reads meanwhile.
+        before = len(reads)
+        for _ in range(7):
+            seq = note(stream, "live")
+            await database_sync_to_async(stream_publish)(f"test.notes.{stream}", seq)
+            assert [m["seq"] for m in await receive(socket, 1)] == [seq]
+            await asyncio.sleep(0.2)
+        pushed_reads = len(reads) - before
+        assert pushed_reads <= 7 * 2, reads  # the pushes' own reads (each read returns, then one empty read)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
