@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import ValidationError
 
 from mozukai_hub.api.errors import ApplicationError
+from mozukai_hub.client_ip import client_ip_for_scope
 from mozukai_hub.streams import SequencedStreamConsumer
 
 from . import runs, selectors, services
@@ -126,7 +127,7 @@ class ChatConsumer(SequencedStreamConsumer):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         values.pop("sync", None)  # the socket always answers with events
-        runs.chat_run_request(chat=self.stream, **values)
+        runs.chat_run_request(chat=self.stream, client_ip=client_ip_for_scope(self.scope), **values)
 
     def _run_cancel(self, payload: dict) -> None:
         data = RunCancelSerializer(data=payload)

@@ -119,9 +119,11 @@ def _runs_admit(*, user) -> None:
 
 
 def chat_run_request(*, chat: Chat, action: str, content: str | None = None, history: list | None = None,
-                     requirements_json=None, metadata_json=None, backend: str | None = None) -> ChatRun:
+                     requirements_json=None, metadata_json=None, backend: str | None = None,
+                     client_ip: str | None = None) -> ChatRun:
     """Validate an action, store the asker's message, create the run and announce `runpod.queued`;
-    the task runs it after commit. Bad input is a ValidationError naming the field; nothing is stored."""
+    the task runs it after commit. Bad input is a ValidationError naming the field; nothing is stored.
+    `client_ip` is the asker's address (its free credits pay for a render first)."""
     action = _action(action)
     timeout = _timeout(metadata_json)
     history = _history(history)
@@ -162,7 +164,8 @@ def chat_run_request(*, chat: Chat, action: str, content: str | None = None, his
         else:
             services.chat_events_append(chat_id=chat.pk, events=[queued(None)])
         run = ChatRun.objects.create(
-            id=run_id, chat=chat, action=action, backend=backend, prompt_message=prompt, timeout_seconds=timeout,
+            id=run_id, chat=chat, action=action, backend=backend, prompt_message=prompt, client_ip=client_ip,
+            timeout_seconds=timeout,
             deadline_at=now + timedelta(seconds=timeout),
             request={"content": content, "history": history, "requirements_json": requirements,
                      "metadata_json": metadata_json or {}},
@@ -442,7 +445,7 @@ def _scad_run(ctx: RunContext, backend, *, feedback: str | None = None) -> None:
         tokens += used
         ctx.check()
         ctx.reply_start()
-        owner = JobOwner.for_user(ctx.chat.session.owner)
+        owner = JobOwner.for_user(ctx.chat.session.owner, client_ip=ctx.run.client_ip)
         params = {"scad": design["source"], "output_format": "glb", "hardwarnings": True}
         if ctx.content:
             params["prompt"] = ctx.content[:2000]

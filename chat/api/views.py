@@ -6,6 +6,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from mozukai_hub.client_ip import client_ip
+
 from .. import runs, selectors, services
 from . import serializers as s
 
@@ -190,7 +192,7 @@ class ChatRunView(GenericAPIView):
         chat = selectors.chat_get_for_user(user=request.user, chat_id=chat_id)
         data = _valid(s.RunRequestSerializer, request)
         sync = data.pop("sync")
-        run = runs.chat_run_request(chat=chat, **data)
+        run = runs.chat_run_request(chat=chat, client_ip=client_ip(request), **data)
         if sync:
             run = runs.chat_run_wait(run=run, seconds=settings.CHAT_SYNC_WAIT_SECONDS)
         done = run.is_terminal

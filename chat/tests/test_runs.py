@@ -141,3 +141,24 @@ def test_deleting_a_session_stops_its_runs_and_their_render_jobs(auth_client, ch
     assert Job.objects.get(pk=job_id).status not in ("cancelled", "completed", "failed")
     assert auth_client.delete(f"/api/v1/sessions/{chat.session_id}").status_code == 204
     assert Job.objects.get(pk=job_id).status == "cancelled"  # the job outlives the session (SET_NULL)
+
+
+def test_a_chat_render_spends_the_askers_free_credits_first(auth_client, chat, user, settings):
+    """What /credits shows a user can spend is what a chat render can spend: the address's free
+    credits first (the run records the address it was asked from), then the user's own."""
+    from pipeline.tests.conftest import balance, free_credits, spendable
+
+    settings.CREDIT_PRICES = {**settings.CREDIT_PRICES, "scad_render": 2}
+    shown = auth_client.get("/api/v1/credits").json()
+    assert (shown["credits"], balance(user)) == (settings.DEFAULT_FREE_CREDITS, 0)  # free credits only
+    body = _run(auth_client, chat, {"action": "generate_scad", "requirements_json": SEED_REQUIREMENTS})
+    assert ChatRun.objects.get(pk=body["id"]).client_ip == "127.0.0.1"
+    assert tasks.chat_run_execute(body["id"]) == "done"
+    run = ChatRun.objects.get(pk=body["id"])
+    assert run.status == "rendering", (run.error, run.output)
+    assert pipeline_tasks.job_run(str(run.job_id)) == "completed"
+    assert tasks.chat_run_render_finished(str(run.pk)) == "completed"
+    job = Job.objects.get(pk=run.job_id)
+    assert (job.credit_cost, job.credits_state) == (2, "settled")
+    assert (free_credits(), balance(user), spendable(user)) == (settings.DEFAULT_FREE_CREDITS - 2, 0, settings.DEFAULT_FREE_CREDITS - 2)
+    assert auth_client.get("/api/v1/credits").json()["credits"] == settings.DEFAULT_FREE_CREDITS - 2

@@ -188,3 +188,25 @@ def test_an_idle_socket_still_gets_what_comes_later(chat, user, settings):
         await socket.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_a_run_asked_on_the_socket_records_the_real_client_address(chat, user, settings):
+    """Behind one trusted proxy the address is the one the proxy appended (its render spends
+    that address's free credits), not the proxy's own, nor one the client wrote itself."""
+    settings.TRUSTED_PROXY_COUNT = 1
+    token = _token(user)
+
+    async def scenario():
+        socket = WebsocketCommunicator(application, f"/api/v1/chat-socket/{chat.id}?token={token}",
+                                       headers=[(b"x-forwarded-for", b"203.0.113.66, 198.51.100.7")])
+        socket.scope["client"] = ("127.0.0.1", 40000)  # the proxy
+        connected, _ = await socket.connect(timeout=5)
+        assert connected
+        await socket.send_json_to({"type": "runpod.request", "payload": {"action": "process_requirements",
+                                                                          "content": "A small quadcopter frame"}})
+        queued = (await _until(socket, "runpod.queued"))[-1]
+        await socket.disconnect()
+        return queued["runpod_id"]
+
+    run_id = async_to_sync(scenario)()
+    assert ChatRun.objects.get(pk=run_id).client_ip == "198.51.100.7"
