@@ -8,29 +8,37 @@ address of its own in 127.0.0.0/8, so free credits and throttles, which go by th
 address, do not mix between tests.
 """
 
+import io
 import json
+import math
 import re
 import socket
 import time
 
 import httpx
 import pytest
+import trimesh
 from django.conf import settings
 from websockets.sync.client import connect as ws_connect
 
 from mozukai_hub.testing.fake_stripe import WEBHOOK_SECRET, event, sign
 from mozukai_hub.testing.production import STAFF_EMAIL, STAFF_PASSWORD, production_stack
+from pipeline.tests.photogrammetry_scene import centres_error, scene, scene_files  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 
 TERMINAL = {"completed", "failed", "cancelled"}
 PASSWORD = "Moss-and-Granite-42"
 DEFAULT_FREE_CREDITS = 3  # the setting's default, which the stack keeps
+# The chat's render job (scad_render) is free by default; the stack prices it so that the design
+# chat's journey shows its credits moving once, as an operator who charges for renders sees them.
+SCAD_RENDER_PRICE = 2
+PHOTOGRAMMETRY_PRICE = 3  # the setting's default, which the stack keeps
 
 
 @pytest.fixture(scope="module")
 def stack():
-    with production_stack() as running:
+    with production_stack(extra_env={"CREDIT_PRICE_SCAD_RENDER": str(SCAD_RENDER_PRICE)}) as running:
         yield running
 
 
@@ -235,3 +243,178 @@ def test_film_journey(stack):
         assert job["kind"] == "film"
         film = download(stack, http, job["id"])
         assert film[4:8] == b"ftyp"
+
+
+# Seed 001's generate_scad request body (its requirements card, as the seed writes it).
+SEED_001_REQUIREMENTS = {
+    "model_type": "drone",
+    "primary_function": "A small quadcopter frame for hobby use",
+    "description_natural_language": "A compact central body with four arms equally spaced...",
+    "standard_components": [{"name": "Flight controller", "search_term": "stack 20x20 mm"}],
+    "custom_description": "Use 3 mm thick arms, 160 mm motor-to-motor...",
+}
+
+
+def presigned_get(stack, url: str) -> bytes:
+    """An object fetched from S3 by a presigned URL the API handed out (the bucket itself is private)."""
+    assert url.startswith(f"{stack.s3_endpoint}/") and "X-Amz-Signature=" in url, url
+    data = httpx.get(url, timeout=30)
+    assert data.status_code == 200, data.text[:300]
+    assert httpx.get(url.split("?")[0], timeout=30).status_code == 403
+    return data.content
+
+
+def ledger(stack, job_id: str) -> tuple[str, list[tuple[str, int]]]:
+    """A job's credits state and every ledger entry of its hold, read from the stack's database."""
+    [(state, reference)] = stack.sql("SELECT credits_state, credit_reference FROM pipeline_job WHERE id::text = %s",
+                                     (job_id,))
+    entries = stack.sql("SELECT kind, amount FROM billing_creditentry WHERE reference = %s ORDER BY id", (reference,))
+    return state, sorted(entries)
+
+
+def settled_once(stack, job_id: str, price: int) -> None:
+    state, entries = ledger(stack, job_id)
+    kinds = [kind for kind, _ in entries]
+    # One hold (in parts when it took free credits and the user's own), each part settled once.
+    assert state == "settled" and "release" not in kinds, (state, entries)
+    assert kinds.count("settle") == kinds.count("hold") >= 1, entries
+    assert sum(amount for _, amount in entries) == -price, entries
+
+
+def chat_until(ws, stack, done: set[str], received: list[dict], timeout: float) -> dict:
+    """Chat events from the socket (appended to `received`) until one of the types in `done`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, ([e["type"] for e in received], stack.logs())
+        event = json.loads(ws.recv(timeout=remaining))
+        if event["type"] in ("error", "runpod.failed"):
+            pytest.fail(f"{json.dumps(event)}\n{stack.logs()}")
+        received.append(event)
+        if event["type"] in done:
+            return event
+
+
+def test_design_chat_journey(stack):
+    with client(stack, "127.0.0.60") as http:
+        token = sign_up(http, "designer")
+        # No pack: the render, asked for on the socket through nginx, spends the free credits of
+        # the address it was asked from (the run records it), as /credits shows them.
+        before = http.get("/api/v1/credits").json()
+        assert (before["credits"], before["free_credits"], before["balance"]) == (DEFAULT_FREE_CREDITS, DEFAULT_FREE_CREDITS, 0)
+        created = http.post("/api/v1/chat/new", json={"session_name": "Quad frame"})
+        assert created.status_code == 201, created.text
+        chat_id, session_id = created.json()["chat_id"], created.json()["session_id"]
+        assert created.json()["url"].endswith(f"/c/{chat_id}")
+
+        received: list[dict] = []
+        # The socket connects from the same address as the HTTP client: one client.
+        with ws_connect(f"{stack.ws_url}/api/v1/chat-socket/{chat_id}?token={token}&after=0", open_timeout=10,
+                        source_address=("127.0.0.60", 0)) as ws:
+            # The requirements: read from what was said, answered on the socket by a worker.
+            ws.send(json.dumps({"type": "runpod.request", "payload": {
+                "action": "process_requirements", "content": "Design a small quadcopter frame"}}))
+            queued = chat_until(ws, stack, {"runpod.queued"}, received, 30)
+            assert queued["status"] == "queued" and queued["chat_id"] == chat_id
+            answered = chat_until(ws, stack, {"runpod.completed"}, received, 60)
+            assert answered["runpod_id"] == queued["runpod_id"] and answered["message"]["role"] == "assistant"
+            requirements = answered["output"]["requirements_json"]
+            assert requirements["model_type"] and requirements["primary_function"]
+            assert {"description_natural_language", "standard_components", "custom_description"} <= set(requirements)
+
+            # The SCAD for seed 001's card, rendered by a worker's OpenSCAD job, checked, answered.
+            ws.send(json.dumps({"type": "runpod.request", "payload": {
+                "action": "generate_scad", "content": "Generate SCAD", "requirements_json": SEED_001_REQUIREMENTS}}))
+            queued = chat_until(ws, stack, {"runpod.queued"}, received, 30)
+            designed = chat_until(ws, stack, {"runpod.completed"}, received, 90)
+        assert designed["runpod_id"] == queued["runpod_id"] and queued["action"] == "generate_scad"
+        seqs = [e["seq"] for e in received]
+        assert seqs == list(range(1, len(seqs) + 1))  # the chat's sequence: nothing missed, nothing twice
+
+        output = designed["output"]
+        report, job_id = output["report"], output["job_id"]
+        assert report["ok"] and report["watertight"] and report["bbox_within_2pct"], report
+        spacing = report["checks"]["motor_spacing_mm"]
+        assert spacing["ok"] and spacing["measured"] == pytest.approx(160, rel=0.02)
+        assert report["checks"]["arm_thickness_mm"]["measured"] == pytest.approx(3, abs=0.1)
+
+        # The render job is the chat session's, listed by the seed's filter.
+        listed = http.get(f"/api/v1/jobs?session_id={session_id}")
+        assert listed.status_code == 200, listed.text
+        assert [(j["id"], j["kind"]) for j in listed.json()] == [(job_id, "scad_render")]
+        job = http.get(f"/api/v1/jobs/{job_id}").json()
+        assert job["status"] == "completed" and job["cost_credits"] == SCAD_RENDER_PRICE
+        assert job["params"]["scad"] == output["scad"] and job["params"]["hardwarnings"] is True  # what was rendered
+
+        # The STL from S3, by the presigned URL of the answer and by the job's download-url route.
+        links = {a["asset_type"]: a for a in output["assets"]}
+        assert {"stl", "glb"} <= set(links)
+        stl = presigned_get(stack, links["stl"]["url"])
+        routed = http.get(f"/api/v1/jobs/{job_id}/download-url", params={"asset_type": "stl"})
+        assert routed.status_code == 200, routed.text
+        assert presigned_get(stack, routed.json()["url"]) == stl and len(stl) == links["stl"]["size"]
+        assert presigned_get(stack, links["glb"]["url"])[:4] == b"glTF"
+
+        # Measured from outside with trimesh: watertight, the report's box, motor centres 160 mm apart.
+        mesh = trimesh.load(io.BytesIO(stl), file_type="stl", force="mesh")
+        assert mesh.is_watertight and mesh.volume > 0
+        extents = mesh.extents
+        assert list(extents) == pytest.approx(report["bbox_mm"], abs=0.01)
+        answer = http.get(f"/api/v1/messages/{designed['message']['id']}").json()
+        assert answer["job_id"] == job_id and answer["parts"]["scad"] == output["scad"]
+        motor_d = answer["parts"]["design"]["parameters"]["motor_d"]
+        # Motor pads at the corners of the footprint: their centres sit one pad inside each side.
+        for side in extents[:2]:
+            assert (side - motor_d) * math.sqrt(2) == pytest.approx(160, rel=0.02)
+        assert extents[2] == pytest.approx(3, abs=0.01)
+
+        # Credits moved once, by the render's price (the requirements cost nothing).
+        after = http.get("/api/v1/credits").json()
+        assert after["credits"] == after["free_credits"] == DEFAULT_FREE_CREDITS - SCAD_RENDER_PRICE
+        assert after["balance"] == 0
+        assert {row[0] for row in stack.sql("SELECT host(client_ip) FROM chat_chatrun")} == {"127.0.0.60"}
+        settled_once(stack, job_id, SCAD_RENDER_PRICE)
+
+
+def test_photogrammetry_journey(stack, scene):  # noqa: F811
+    directory, truth = scene
+    views = len(truth.names)
+    with client(stack, "127.0.0.70") as http:
+        token = sign_up(http, "scanner")
+        buy_pack(stack, http, 5)
+        before = http.get("/api/v1/credits").json()["credits"]
+        photos = [("files", (path.name, path.read_bytes(), "image/jpeg")) for path in scene_files(directory, truth)]
+        uploaded = http.post("/api/v1/pipeline/upload", files=photos, data={"quality": "fast", "name": "Stack bonsai"},
+                             timeout=60)
+        assert uploaded.status_code == 202, uploaded.text
+        assert uploaded.json()["photos"] == views
+        job_id = uploaded.json()["job_id"]
+
+        messages = follow(stack, token, job_id, timeout=240)
+        seqs = [m["seq"] for m in messages]
+        assert seqs == list(range(1, len(seqs) + 1))
+        stages = {m["data"].get("stage") for m in messages if m["type"] == "progress"}
+        assert {"features", "matching", "mapping", "meshing"} <= stages, stages
+
+        status = http.get(f"/api/v1/pipeline/status/{job_id}").json()
+        assert status["status"] == "completed", (status, stack.logs())
+        quality = status["quality"]
+        assert quality["registered_images"] == quality["total_images"] == views
+        assert abs(quality["focal_px"] - truth.focal_px) / truth.focal_px < 0.02
+        job = http.get(f"/api/v1/jobs/{job_id}").json()
+        assert len(job["result"]["cameras"]) == views and centres_error(job["result"]["cameras"], truth) < 0.02
+
+        # The model from S3: the download route redirects to a presigned URL.
+        redirect = http.get(f"/api/v1/pipeline/download/{job_id}")
+        assert redirect.status_code == 302, redirect.text
+        glb = presigned_get(stack, redirect.headers["Location"])
+        mesh = trimesh.load(io.BytesIO(glb), file_type="glb", force="mesh")
+        assert len(mesh.faces) > 500 and len(mesh.vertices) > 0
+        redirect = http.get(f"/api/v1/pipeline/download/{job_id}", params={"format": "ply"})
+        assert redirect.status_code == 302, redirect.text
+        ply = presigned_get(stack, redirect.headers["Location"])
+        assert ply.startswith(b"ply")
+        assert len(trimesh.load(io.BytesIO(ply), file_type="ply").vertices) == len(mesh.vertices)
+
+        assert http.get("/api/v1/credits").json()["credits"] == before - PHOTOGRAMMETRY_PRICE
+        settled_once(stack, job_id, PHOTOGRAMMETRY_PRICE)
