@@ -28,8 +28,6 @@ import contextlib
 import itertools
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,6 +35,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from bench._processes import free_port, stop  # noqa: E402
+
 LIST_PATH = "/api/v1/products?page_size=50"
 PLAIN_PATH = "/bench/plain-products?page_size=50"
 FASTAPI_PATH = "/products?page_size=50"
@@ -204,12 +205,6 @@ def _summary(runs: list[dict]) -> dict:
 # --- Orchestration --------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_ready(port: int, path: str, process: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -220,16 +215,6 @@ def _wait_ready(port: int, path: str, process: subprocess.Popen, timeout: float 
                 return
         time.sleep(0.3)
     raise SystemExit(f"server on port {port} did not answer {path} within {timeout}s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 def _load_catalog(*, products: int, categories: int) -> None:
@@ -315,7 +300,7 @@ def main() -> int:
 
         connections.close_all()
 
-        django_port, fastapi_port = _free_port(), _free_port()
+        django_port, fastapi_port = free_port(), free_port()
         servers = {
             "gunicorn": subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "bench.api:django_application", "-w", str(args.workers),
@@ -327,7 +312,7 @@ def main() -> int:
                 cwd=ROOT, env=env, stdout=subprocess.DEVNULL, start_new_session=True),
         }
         for process in servers.values():
-            stack.callback(_stop, process)
+            stack.callback(stop, process)
         _wait_ready(django_port, LIST_PATH, servers["gunicorn"])
         _wait_ready(django_port, PLAIN_PATH, servers["gunicorn"])
         _wait_ready(fastapi_port, FASTAPI_PATH, servers["uvicorn"])

@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -32,6 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._processes import free_port, percentile, spawn, stop, wait_port  # noqa: E402
 PROMPT = "Design a small quadcopter frame"
 REQUIREMENTS = {
     "model_type": "drone", "primary_function": "A small quadcopter frame for hobby use",
@@ -42,41 +42,6 @@ REQUIREMENTS = {
 }
 PIECES = 40
 PIECE_GAP_SECONDS = 0.02
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _spawn(args: list[str], env: dict) -> subprocess.Popen:
-    log = open(f"/tmp/bench-chat-{Path(args[-1]).name}-{os.getpid()}.log", "w") if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-
-
-def _wait_port(port: int) -> None:
-    for _ in range(300):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 class TimedModel(BaseHTTPRequestHandler):
@@ -233,12 +198,12 @@ def run(rounds: int) -> int:
     env = {**os.environ, "LOG_LEVEL": "WARNING", "DEBUG": "false", "CHAT_BACKEND": "local", "CHAT_MAX_RUNS_IN_FLIGHT": "0",
            "CHAT_MAX_RUNS_PER_MINUTE": "0",
            "CHAT_OPENAI_BASE_URL": f"http://127.0.0.1:{model.server_port}/v1", "CHAT_OPENAI_MODEL": "timed"}
-    port = _free_port()
-    web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.chat_asgi:application"], env)
-    worker = _spawn([sys.executable, "manage.py", "qcluster"], env)
+    port = free_port()
+    web = spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.chat_asgi:application"], env)
+    worker = spawn([sys.executable, "manage.py", "qcluster"], env)
     missed = []
     try:
-        _wait_port(port)
+        wait_port(port)
         token, chat_ids = _setup(51)
         asyncio.run(_round_trips(port, token, chat_ids[:1], 2, _cursors(chat_ids[:1])))  # warm-up: imports, connections
         print(f"design chat benchmark (daphne + django-q2 with {env.get('Q_WORKERS', '2')} workers, Redis/PostgreSQL); "
@@ -253,7 +218,7 @@ def run(rounds: int) -> int:
             trips = asyncio.run(_round_trips(port, token, chat_ids[:chats], per_chat, _cursors(chat_ids[:chats])))
             cpu_after = _cpu_by_program()
             echo = asyncio.run(_echo(port, chats, per_chat))
-            p50, p99, e50, e99 = _pct(trips, .5), _pct(trips, .99), _pct(echo, .5), _pct(echo, .99)
+            p50, p99, e50, e99 = percentile(trips, .5), percentile(trips, .99), percentile(echo, .5), percentile(echo, .99)
             ok = chats != 50 or p50 <= 300
             missed += [] if ok else ["round trip at 50 chats"]
             print(f"  round trip {chats:2} chat{'s' if chats > 1 else ' '}  process_requirements p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
@@ -265,24 +230,24 @@ def run(rounds: int) -> int:
             print("             CPU per round trip: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in sorted(cpu.items(), key=lambda x: -x[1]))
                   + f" (total {sum(cpu.values()):.1f} ms)")
     finally:
-        _stop(worker)
-        _stop(web)
+        stop(worker)
+        stop(web)
     # The delta stream needs the openai backend in the worker and daphne.
     env["CHAT_BACKEND"] = "openai"
-    port = _free_port()
-    web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.chat_asgi:application"], env)
-    worker = _spawn([sys.executable, "manage.py", "qcluster"], env)
+    port = free_port()
+    web = spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "bench.chat_asgi:application"], env)
+    worker = spawn([sys.executable, "manage.py", "qcluster"], env)
     try:
-        _wait_port(port)
+        wait_port(port)
         latencies = asyncio.run(_deltas(port, token, chat_ids[-1], max(3, rounds), _cursors(chat_ids[-1:])[chat_ids[-1]]))
-        p50, p99 = _pct(latencies, .5), _pct(latencies, .99)
+        p50, p99 = percentile(latencies, .5), percentile(latencies, .99)
         ok = p50 <= 50
         missed += [] if ok else ["delta latency"]
         print(f"  delta  SSE piece written → message.delta at the socket  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms"
               f"  (n={len(latencies)}, target p50 ≤ 50 ms) {'ok' if ok else 'MISSED'}")
     finally:
-        _stop(worker)
-        _stop(web)
+        stop(worker)
+        stop(web)
         model.shutdown()
     print(f"  load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if missed:

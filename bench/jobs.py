@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -34,23 +33,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._processes import free_port, percentile, spawn, stop, wait_port  # noqa: E402
 TEST_ENGINES = "pipeline.tests.engines"  # `slow_test`: a job that emits a progress event every 0.25 s
 # One bench user submits jobs back to back: the per-owner admission caps and the one-at-a-time
 # dispatch (fairness between owners) would measure themselves, not the pipeline's latency.
 for _name, _value in {"PIPELINE_MAX_JOBS_PER_MINUTE": "0", "PIPELINE_MAX_JOBS_IN_FLIGHT": "0",
                       "PIPELINE_MAX_DISPATCHED_PER_OWNER": "1000"}.items():
     os.environ.setdefault(_name, _value)
-
-
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _env(*, redis: bool) -> dict:
@@ -62,21 +51,6 @@ def _env(*, redis: bool) -> dict:
         env.pop("DATABASE_URL", None)
         env["SQLITE_PATH"] = f"/tmp/mozukai-bench-{os.getpid()}.sqlite3"
     return env
-
-
-def _spawn(args: list[str], env: dict) -> subprocess.Popen:
-    log = open(f"/tmp/bench-{Path(args[-1]).name}-{os.getpid()}.log", "w") if os.environ.get("BENCH_DEBUG") else subprocess.DEVNULL
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log,
-                            start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
 
 
 # --- Child parts (run with the broker / channel layer of their mode in the environment) ----
@@ -120,7 +94,7 @@ def part_enqueue(samples: int) -> dict:
     from pipeline.owners import JobOwner
 
     user = _bench_user()
-    worker = _spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
+    worker = spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
     try:
         _wait_done(services.job_create(owner=JobOwner.for_user(user), kind="scad_render", params={"scad": "cube(1);"}).pk)  # warm-up
         latencies = []
@@ -129,8 +103,8 @@ def part_enqueue(samples: int) -> dict:
             latencies.append((job.started_at - job.queued_at).total_seconds() * 1000)
             time.sleep(0.2)  # an idle worker: what one request waits for, not a backlog
     finally:
-        _stop(worker)
-    return {"p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "n": len(latencies)}
+        stop(worker)
+    return {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)}
 
 
 def part_socket(jobs: int) -> dict:
@@ -144,18 +118,13 @@ def part_socket(jobs: int) -> dict:
 
     user = _bench_user()
     token = token_pair_issue(user=user).access
-    port = _free_port()
-    web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mozukai_hub.asgi:application"],
-                 dict(os.environ))
-    worker = _spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
+    port = free_port()
+    web = spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mozukai_hub.asgi:application"],
+                dict(os.environ))
+    worker = spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
     latencies: list[float] = []
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_port(port, timeout=10)
 
         async def watch(job_id, after):
             url = f"ws://127.0.0.1:{port}/api/v1/jobs-socket/{job_id}?after={after}&token={token}"
@@ -181,9 +150,9 @@ def part_socket(jobs: int) -> dict:
                                       params={"scad": "cube(2);", "prompt": "12"}, start=False)
             asyncio.run(watch(job.pk, job.last_event_seq))
     finally:
-        _stop(worker)
-        _stop(web)
-    return {"p50": _pct(latencies, 0.5), "p95": _pct(latencies, 0.95), "n": len(latencies)}
+        stop(worker)
+        stop(web)
+    return {"p50": percentile(latencies, 0.5), "p95": percentile(latencies, 0.95), "n": len(latencies)}
 
 
 def part_pot(runs: int) -> dict:
@@ -192,7 +161,7 @@ def part_pot(runs: int) -> dict:
     from pipeline.owners import JobOwner
 
     user = _bench_user()
-    worker = _spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
+    worker = spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
     times = []
     try:
         _wait_done(services.job_create(owner=JobOwner.for_user(user), kind="scad_render", params={"scad": "cube(1);"}).pk)  # warm-up
@@ -205,7 +174,7 @@ def part_pot(runs: int) -> dict:
                 raise SystemExit(f"pot job {job.status}: {job.error}")
             times.append(time.monotonic() - started)
     finally:
-        _stop(worker)
+        stop(worker)
     return {"median": statistics.median(times), "max": max(times), "n": len(times)}
 
 

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,29 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._processes import free_port, spawn, stop  # noqa: E402
 PASSWORD = "bench-password-42"
 POLL_SECONDS = 0.7
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _spawn(args: list[str], env: dict) -> subprocess.Popen:
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, 15)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, 9)
-            process.wait()
 
 
 def _django(sqlite_path: str) -> dict:
@@ -105,9 +83,9 @@ def bare(images: Path, work: Path, *, views: int, quality: str) -> dict:
 def api(images: list[Path], env: dict, *, quality: str, email: str) -> dict:
     import httpx
 
-    port = _free_port()
-    web = _spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mozukai_hub.asgi:application"], env)
-    worker = _spawn([sys.executable, "manage.py", "qcluster"], env)
+    port = free_port()
+    web = spawn([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mozukai_hub.asgi:application"], env)
+    worker = spawn([sys.executable, "manage.py", "qcluster"], env)
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=120) as client:
@@ -145,8 +123,8 @@ def api(images: list[Path], env: dict, *, quality: str, email: str) -> dict:
             glb = client.get(f"/api/v1/pipeline/download/{job_id}", follow_redirects=True)
             assert glb.content[:4] == b"glTF", "the download is not a GLB"
     finally:
-        _stop(web)
-        _stop(worker)
+        stop(web)
+        stop(worker)
     return {"seconds": ended - started, "upload": accepted - started, "quality": status["quality"],
             "faces": status["mesh"]["faces"], "glb_bytes": len(glb.content)}
 

@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # This file is bench/studio.py: its folder must not stand first on the path, or `studio` is it.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT))
+from bench._processes import spawn, stop  # noqa: E402
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
@@ -155,7 +156,7 @@ def part_job(runs: int) -> dict:
     synthetic_selfie(1200, 1500)[0].save(buffer, "JPEG", quality=92)
     selfie = services.asset_upload(user=user, upload=SimpleUploadedFile("selfie.jpg", buffer.getvalue()), role="selfie")
     owner = JobOwner.for_user(user)
-    worker = pipeline_bench._spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
+    worker = spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
     times = []
     try:
         warm = services.job_create(owner=owner, kind="thumbnail", params={**SPEC, "variants": 1, "headline": "Warm up"})
@@ -169,7 +170,7 @@ def part_job(runs: int) -> dict:
                 raise SystemExit(f"thumbnail job {job.status}: {job.error}")
             times.append(time.monotonic() - started)
     finally:
-        pipeline_bench._stop(worker)
+        stop(worker)
     return {"median": statistics.median(times), "max": max(times), "n": len(times)}
 
 
