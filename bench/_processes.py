@@ -22,11 +22,13 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def spawn(args: list[str], env: dict) -> subprocess.Popen:
-    """Start a server in a session of its own; its output goes to /tmp/bench-<name>-<pid>.log
-    when BENCH_DEBUG is set, else nowhere."""
-    log = (open(f"/tmp/bench-{Path(args[-1]).name}-{os.getpid()}.log", "w") if os.environ.get("BENCH_DEBUG")
-           else subprocess.DEVNULL)
-    return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
+    """Start a server in a session of its own; its output is appended to
+    /tmp/bench-<name>-<pid>.log when BENCH_DEBUG is set, else goes nowhere."""
+    if not os.environ.get("BENCH_DEBUG"):
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True)
+    with open(f"/tmp/bench-{Path(args[-1]).name}-{os.getpid()}.log", "a") as log:  # the child keeps its copy
+        return subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log, start_new_session=True)
 
 
 def stop(process: subprocess.Popen) -> None:

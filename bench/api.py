@@ -271,7 +271,6 @@ def main() -> int:
     except ImportError as error:
         raise SystemExit(f"{error.name} is missing: run  .venv/bin/pip install -r bench/requirements.txt") from None
 
-    sys.path.insert(0, str(ROOT))
     from mozukai_hub.testing import services
 
     with contextlib.ExitStack() as stack:

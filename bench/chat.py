@@ -95,22 +95,39 @@ def _setup(chats: int):
     return token_pair_issue(user=user).access, chat_ids
 
 
-def _cpu_by_program() -> dict[str, float]:
-    """CPU seconds used so far by each program of the run (user + system, every process)."""
+def _cpu_by_program(sessions: dict[int, str]) -> dict[str, float]:
+    """CPU seconds used so far (user + system, with that of reaped children) by the bench's own
+    processes: the servers it started (`sessions`: session id → name), this run's PostgreSQL
+    (its postmaster, found by port, and the server processes it forked) and Redis, and itself."""
+    from urllib.parse import urlsplit
+
     tick = os.sysconf("SC_CLK_TCK")
-    programs = {"daphne": "daphne", "qcluster": "django-q2", "postgres": "PostgreSQL", "redis-server": "Redis"}
-    used: dict[str, float] = {}
+    pg_port, redis_port = urlsplit(os.environ["DATABASE_URL"]).port, urlsplit(os.environ["REDIS_URL"]).port
+    processes = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            pid = stat.parent.name
             text = stat.read_text()
             argv = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
         fields = text[text.rindex(")") + 2:].split()
-        name = "bench client" if int(pid) == os.getpid() else next((label for key, label in programs.items() if key in argv), None)
-        if name:
-            used[name] = used.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        cpu = sum(int(fields[index]) for index in (11, 12, 13, 14)) / tick
+        processes[int(stat.parent.name)] = (int(fields[1]), int(fields[3]), cpu, argv)
+    postmaster = next((pid for pid, (_, _, _, argv) in processes.items()
+                       if "postgres" in argv and f"-p {pg_port} " in f"{argv} "), None)
+    used: dict[str, float] = {}
+    for pid, (ppid, session, cpu, argv) in processes.items():
+        if session in sessions:
+            name = sessions[session]
+        elif postmaster is not None and postmaster in (pid, ppid):
+            name = "PostgreSQL"
+        elif "redis-server" in argv and f":{redis_port}" in argv:
+            name = "Redis"
+        elif pid == os.getpid():
+            name = "bench client"
+        else:
+            continue
+        used[name] = used.get(name, 0.0) + cpu
     return used
 
 
@@ -214,9 +231,10 @@ def run(rounds: int) -> int:
             from django.utils import timezone
 
             since = timezone.now()
-            cpu_before = _cpu_by_program()
+            sessions = {web.pid: "daphne", worker.pid: "django-q2"}
+            cpu_before = _cpu_by_program(sessions)
             trips = asyncio.run(_round_trips(port, token, chat_ids[:chats], per_chat, _cursors(chat_ids[:chats])))
-            cpu_after = _cpu_by_program()
+            cpu_after = _cpu_by_program(sessions)
             echo = asyncio.run(_echo(port, chats, per_chat))
             p50, p99, e50, e99 = percentile(trips, .5), percentile(trips, .99), percentile(echo, .5), percentile(echo, .99)
             ok = chats != 50 or p50 <= 300

@@ -124,7 +124,7 @@ def part_socket(jobs: int) -> dict:
     worker = spawn([sys.executable, "manage.py", "qcluster"], dict(os.environ))
     latencies: list[float] = []
     try:
-        wait_port(port, timeout=10)
+        wait_port(port)
 
         async def watch(job_id, after):
             url = f"ws://127.0.0.1:{port}/api/v1/jobs-socket/{job_id}?after={after}&token={token}"

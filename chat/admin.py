@@ -52,7 +52,7 @@ class ChatRunAdmin(admin.ModelAdmin):
     list_filter = ("action", "backend", "status")
     search_fields = ("id", "remote_id", "chat__title", "chat__session__owner__email", "error")
     list_select_related = ("chat",)
-    readonly_fields = ("id", "created_at", "started_at", "finished_at")
+    readonly_fields = ("id", "client_ip", "created_at", "started_at", "finished_at")
     raw_id_fields = ("chat", "prompt_message", "message", "job")
     actions = ["stop_runs"]
 

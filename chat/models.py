@@ -149,8 +149,9 @@ class ChatRun(models.Model):
     output = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     error_type = models.CharField(max_length=64, blank=True)
-    # The address the run was asked from: its render job spends that address's free credits
-    # first, as a job asked for directly does (what /credits shows is what a chat can spend).
+    # Whom the address the run was asked from stands for (`client_ip_subject`): its render job
+    # spends that address's free credits first, as a job asked for directly does (what /credits
+    # shows is what a chat can spend). Cleared when the run ends.
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     timeout_seconds = models.PositiveIntegerField()
     deadline_at = models.DateTimeField()

@@ -30,6 +30,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from mozukai_hub.api.errors import ApplicationError, Conflict, TooManyRequests
+from mozukai_hub.client_ip import client_ip_subject
 from pipeline.models import Asset, Job, JobEvent
 from pipeline.owners import JobOwner
 from pipeline.services import job_cancel, job_create, job_start
@@ -123,7 +124,8 @@ def chat_run_request(*, chat: Chat, action: str, content: str | None = None, his
                      client_ip: str | None = None) -> ChatRun:
     """Validate an action, store the asker's message, create the run and announce `runpod.queued`;
     the task runs it after commit. Bad input is a ValidationError naming the field; nothing is stored.
-    `client_ip` is the asker's address (its free credits pay for a render first)."""
+    `client_ip` is the asker's address: its free credits pay for a render first. The run keeps
+    whom it stands for (`client_ip_subject`, as billing counts it) until it ends."""
     action = _action(action)
     timeout = _timeout(metadata_json)
     history = _history(history)
@@ -164,7 +166,8 @@ def chat_run_request(*, chat: Chat, action: str, content: str | None = None, his
         else:
             services.chat_events_append(chat_id=chat.pk, events=[queued(None)])
         run = ChatRun.objects.create(
-            id=run_id, chat=chat, action=action, backend=backend, prompt_message=prompt, client_ip=client_ip,
+            id=run_id, chat=chat, action=action, backend=backend, prompt_message=prompt,
+            client_ip=client_ip_subject(client_ip) if client_ip else None,
             timeout_seconds=timeout,
             deadline_at=now + timedelta(seconds=timeout),
             request={"content": content, "history": history, "requirements_json": requirements,
@@ -211,7 +214,8 @@ def _run_end(*, run_id, status: str, output: dict | None = None, error: str = ""
     """Move the run to a terminal status once (conditional); the ended run, or None if it had ended."""
     with transaction.atomic():
         updated = ChatRun.objects.filter(pk=run_id, status__in=from_statuses).update(
-            status=status, output=output or {}, error=error[:4000], error_type=error_type, finished_at=timezone.now())
+            status=status, output=output or {}, error=error[:4000], error_type=error_type, finished_at=timezone.now(),
+            client_ip=None)  # only a render needs the address, and it has been created by now
         if not updated:
             return None
         return ChatRun.objects.select_related("message").get(pk=run_id)
@@ -408,7 +412,7 @@ def _requirements_run(ctx: RunContext, backend) -> None:
         with transaction.atomic():
             if not ChatRun.objects.filter(pk=run.pk, status=ChatRun.Status.RUNNING).update(
                     status=ChatRun.Status.COMPLETED, message_id=message_id, output=output, error="", error_type="",
-                    finished_at=timezone.now()):
+                    finished_at=timezone.now(), client_ip=None):
                 raise RunCancelled(str(run.pk))
             services.message_create(
                 chat=ctx.chat, role=Message.Role.ASSISTANT, content=ctx.streamed, parts={"requirements": requirements},

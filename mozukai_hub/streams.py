@@ -6,8 +6,10 @@ order, then new ones as they are written, so a client that reconnects with its l
 misses nothing.
 
 What wakes a consumer: `stream_publish(group, seq)` after commit pushes through the channel
-layer when one is configured (Redis); a slow safety poll still runs then, so a lost push delays
-a message and never loses it. Without a channel layer the consumer polls the database.
+layer when one is configured (Redis); a slow safety poll still runs then, reading the table
+once the stream has been quiet for SAFETY_POLL_SECONDS, so a lost push delays a message (by the
+next push, or at most that long) and never loses it. Without a channel layer the consumer polls
+the database.
 
 Authentication (4401) and the origin check (4403) happen before a consumer runs, in
 `accounts.websocket.WebsocketAuthMiddleware` (see `mozukai_hub/asgi.py`). A consumer answers a
@@ -64,13 +66,16 @@ def stream_publish(group: str, seq: int) -> None:
 
 class SequencedStreamConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
     """Replay after `?after=N`, then live delivery; `{"type": "ping"}` is answered with
-    `{"type": "pong", "seq": <last seq sent>}`."""
+    `{"type": "pong", "seq": <last seq sent>}`.
+
+    A subclass reaches the database only through `database_sync_to_async` (which closes stale
+    connections before and after): `dispatch` does not close them for every message."""
 
     stream = None
     group = None
     poller = None
     cursor = 0
-    pushed = False  # a push arrived since the safety poll last looked
+    pushed_at = 0.0  # event-loop time of the last push that brought something new
 
     @abc.abstractmethod
     def stream_get(self, *, user, visitor_token: str, **route_kwargs):
@@ -103,8 +108,8 @@ class SequencedStreamConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
-        if message["type"] == PUSH_TYPE:
-            self.pushed = True
+        if message["type"] == PUSH_TYPE and message.get("seq", 0) > self.cursor:
+            self.pushed_at = asyncio.get_running_loop().time()
         await handler(message)
 
     async def connect(self):
@@ -127,14 +132,15 @@ class SequencedStreamConsumer(AsyncJsonWebsocketConsumer, abc.ABC):
         await self._flush()
 
     async def _poll(self, interval: float):
+        loop = asyncio.get_running_loop()
         try:
             while True:
                 await asyncio.sleep(interval)
-                if self.pushed and self.channel_layer is not None:
-                    # Pushes are arriving: one that was lost shows as a gap in the next, which
-                    # reads the table then. The safety poll is for a stream gone quiet.
-                    self.pushed = False
-                    continue
+                # While pushes arrive the table is not read: a lost push shows as a gap in the
+                # next one, which reads it. The safety poll reads once the stream has been quiet
+                # for `interval`, so a message whose push was lost waits at most `interval`.
+                while self.channel_layer is not None and (quiet := loop.time() - self.pushed_at) < interval:
+                    await asyncio.sleep(interval - quiet)
                 await self._flush()
         except Exception:  # CancelledError (on disconnect) is not an Exception and passes through
             # A dead poller would leave the socket open with nothing ever arriving on it.

@@ -12,6 +12,7 @@ from chat import tasks
 from chat.models import ChatEvent, ChatRun, Message
 from pipeline import tasks as pipeline_tasks
 from pipeline.models import Job
+from pipeline.tests.conftest import TEST_CLIENT_IP, balance, free_credits, grant, spendable
 
 from .conftest import SEED_REQUIREMENTS, events, in_thread
 
@@ -143,22 +144,36 @@ def test_deleting_a_session_stops_its_runs_and_their_render_jobs(auth_client, ch
     assert Job.objects.get(pk=job_id).status == "cancelled"  # the job outlives the session (SET_NULL)
 
 
-def test_a_chat_render_spends_the_askers_free_credits_first(auth_client, chat, user, settings):
-    """What /credits shows a user can spend is what a chat render can spend: the address's free
-    credits first (the run records the address it was asked from), then the user's own."""
-    from pipeline.tests.conftest import balance, free_credits, spendable
-
-    settings.CREDIT_PRICES = {**settings.CREDIT_PRICES, "scad_render": 2}
-    shown = auth_client.get("/api/v1/credits").json()
-    assert (shown["credits"], balance(user)) == (settings.DEFAULT_FREE_CREDITS, 0)  # free credits only
+def _render(auth_client, chat) -> Job:
     body = _run(auth_client, chat, {"action": "generate_scad", "requirements_json": SEED_REQUIREMENTS})
-    assert ChatRun.objects.get(pk=body["id"]).client_ip == "127.0.0.1"
     assert tasks.chat_run_execute(body["id"]) == "done"
     run = ChatRun.objects.get(pk=body["id"])
     assert run.status == "rendering", (run.error, run.output)
+    assert run.client_ip == TEST_CLIENT_IP  # kept while the run may still create a render job
     assert pipeline_tasks.job_run(str(run.job_id)) == "completed"
     assert tasks.chat_run_render_finished(str(run.pk)) == "completed"
-    job = Job.objects.get(pk=run.job_id)
+    run.refresh_from_db()
+    assert run.client_ip is None  # the run has ended: the address is not kept
+    return Job.objects.get(pk=run.job_id)
+
+
+def test_a_chat_render_spends_the_askers_free_credits_first(auth_client, chat, user, settings):
+    """What /credits shows a user can spend is what a chat render can spend: the address's free
+    credits first (the run records the address it was asked from), then the user's own."""
+    settings.CREDIT_PRICES = {**settings.CREDIT_PRICES, "scad_render": 2}
+    free = settings.DEFAULT_FREE_CREDITS
+    shown = auth_client.get("/api/v1/credits").json()
+    assert (shown["credits"], balance(user)) == (free, 0)  # free credits only
+    job = _render(auth_client, chat)
     assert (job.credit_cost, job.credits_state) == (2, "settled")
-    assert (free_credits(), balance(user), spendable(user)) == (settings.DEFAULT_FREE_CREDITS - 2, 0, settings.DEFAULT_FREE_CREDITS - 2)
-    assert auth_client.get("/api/v1/credits").json()["credits"] == settings.DEFAULT_FREE_CREDITS - 2
+    assert (free_credits(), balance(user), spendable(user)) == (free - 2, 0, free - 2)
+    assert auth_client.get("/api/v1/credits").json()["credits"] == free - 2
+
+    # Then a render costing more than the free credits left: those first, the rest from the user's own.
+    left = free - 2
+    grant(user, 5)
+    settings.CREDIT_PRICES = {**settings.CREDIT_PRICES, "scad_render": left + 2}
+    job = _render(auth_client, chat)
+    assert (job.credit_cost, job.credits_state) == (left + 2, "settled")
+    assert (free_credits(), balance(user)) == (0, 5 - 2)
+    assert auth_client.get("/api/v1/credits").json()["credits"] == balance(user)

@@ -150,13 +150,21 @@ def test_a_stream_the_caller_may_not_read_closes_with_4404(settings):
 
 
 def test_a_lost_push_delays_a_message_never_loses_it(stream, settings, monkeypatch):
-    """With a channel layer the safety poll finds what no push announced; while pushes are
-    arriving it does not read at all (a push after a lost one shows the gap and reads)."""
+    """With a channel layer the safety poll finds what no push announced, at most one interval
+    after the stream went quiet; while pushes are arriving it does not read the table at all
+    (a push after a lost one shows the gap and reads)."""
     if not settings.CHANNEL_LAYERS:
         pytest.fail("This test needs REDIS_URL (run through mozukai_hub.testing.services).")
-    monkeypatch.setattr("mozukai_hub.streams.SAFETY_POLL_SECONDS", 0.5)
-    reads, read = [], NotesConsumer.messages_after
-    monkeypatch.setattr(NotesConsumer, "messages_after", lambda self, name, after: reads.append(after) or read(self, name, after))
+    interval = 0.5
+    monkeypatch.setattr("mozukai_hub.streams.SAFETY_POLL_SECONDS", interval)
+    poll_reads, flush = [], NotesConsumer._flush
+
+    async def counted_flush(self):
+        if asyncio.current_task() is self.poller:
+            poll_reads.append(asyncio.get_running_loop().time())
+        await flush(self)
+
+    monkeypatch.setattr(NotesConsumer, "_flush", counted_flush)
 
     async def scenario():
         socket = await connect(f"/notes/{stream}")
@@ -169,15 +177,19 @@ def test_a_lost_push_delays_a_message_never_loses_it(stream, settings, monkeypat
         seq = note(stream, "announced")
         await database_sync_to_async(stream_publish)(f"test.notes.{stream}", seq)
         assert [m["text"] for m in await receive(socket, 2)] == ["lost again", "announced"]
-        # Pushes every 0.2 s for 1.5 s: the poll (every 0.5 s) skips its reads meanwhile.
-        before = len(reads)
+        # Pushes every 0.2 s for 1.4 s: the poll does not read meanwhile.
+        before = len(poll_reads)
         for _ in range(7):
             seq = note(stream, "live")
             await database_sync_to_async(stream_publish)(f"test.notes.{stream}", seq)
             assert [m["seq"] for m in await receive(socket, 1)] == [seq]
             await asyncio.sleep(0.2)
-        pushed_reads = len(reads) - before
-        assert pushed_reads <= 7 * 2, reads  # the pushes' own reads (each read returns, then one empty read)
+        assert len(poll_reads) == before, poll_reads
+        # The last push of a burst is lost: one interval after the previous push, the poll reads it.
+        pushed_at = asyncio.get_running_loop().time() - 0.2
+        note(stream, "last, lost")
+        assert [m["text"] for m in await receive(socket, 1)] == ["last, lost"]
+        assert poll_reads[-1] - pushed_at < interval + 0.15
         await socket.disconnect()
 
     async_to_sync(scenario)()
