@@ -19,6 +19,9 @@ MB = 1024 * 1024
 # an hd variant is rendered at the project's full size with the remote engines' higher tier.
 QUALITY_PRICE_UNITS = {"std": 1, "hd": 2}
 VARIANTS_RANGE = (1, 4)
+# The pictures a thumbnail project takes (ProjectInput roles): a selfie to cut out, a reference
+# for the backdrop, a thumbnail whose layout to copy.
+INPUT_ROLES = ("selfie", "ref", "copy_target")
 
 
 @dataclass(frozen=True)

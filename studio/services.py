@@ -4,6 +4,8 @@ the model (`full_clean`, which the admin's forms share) and owns its transaction
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from pipeline.services.assets import IMAGE_TYPES
+
 from . import presets
 from .film import voices
 from .models import Project, ProjectInput
@@ -129,10 +131,6 @@ def project_input_add(*, project: Project, asset) -> ProjectInput:
     return project_input
 
 
-INPUT_ROLES = ("selfie", "ref", "copy_target")
-IMAGE_TYPES = ("png", "jpg", "webp")
-
-
 def project_job_params(*, project: Project, options: dict) -> tuple[str, dict]:
     """The kind and params snapshot of a job made from `project` (contract section 1): later
     edits of the project do not change a job. `options`: a thumbnail's `quality` (std|hd,
@@ -185,8 +183,8 @@ def project_upload_target(*, user, value):
     project = selectors.project_get_for_user(user=user, project_id=value)
 
     def attach(asset):
-        if asset.role not in INPUT_ROLES:
-            raise ValidationError({"type": [f"A project's input is one of: {', '.join(INPUT_ROLES)}."]})
+        if asset.role not in presets.INPUT_ROLES:
+            raise ValidationError({"type": [f"A project's input is one of: {', '.join(presets.INPUT_ROLES)}."]})
         if asset.asset_type not in IMAGE_TYPES:
             raise ValidationError({"file": ["A project's input must be an image (PNG, JPEG or WebP)."]})
         return project_input_add(project=project, asset=asset)

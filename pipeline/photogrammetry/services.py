@@ -15,7 +15,7 @@ from mozukai_hub.api.errors import ApplicationError
 from ..models import Asset, Job
 from ..owners import JobOwner
 from ..services import asset_delete, job_create, job_start
-from ..services.assets import _sha256
+from ..services.assets import file_sha256
 from ..sniff import Rejected
 from ..uploads import upload_clean
 from .preflight import Preflight, preflight_run
@@ -56,7 +56,7 @@ def _photo_store(*, owner: JobOwner, upload, name: str) -> Asset:
     try:
         with upload_clean(upload, size=upload.size) as clean, clean.path.open("rb") as handle:
             asset = Asset(owner=owner.user, asset_type=clean.asset_type, role=Asset.Role.PHOTO, size=clean.size,
-                          content_type=clean.content_type, checksum=_sha256(handle), width=clean.width,
+                          content_type=clean.content_type, checksum=file_sha256(handle), width=clean.width,
                           height=clean.height)
             asset.file.save(f"photo.{clean.asset_type}", File(handle), save=False)
     except Rejected as exc:

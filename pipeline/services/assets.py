@@ -21,7 +21,8 @@ IMAGE_TYPES = (Asset.Type.PNG, Asset.Type.JPG, Asset.Type.WEBP)
 META_FIELDS = ("part_name", "component_of", "position_json", "image_paths_json", "material_json", "is_composite_of", "used_for_json")
 
 
-def _sha256(fileobj) -> str:
+def file_sha256(fileobj) -> str:
+    """The hex SHA-256 of an open binary file (read from its start; left at its start): an asset's checksum."""
     digest = hashlib.sha256()
     fileobj.seek(0)
     for chunk in iter(lambda: fileobj.read(1 << 20), b""):
@@ -40,7 +41,7 @@ def asset_output_store(*, job: Job, path: Path, asset_type: str, primary: bool =
     with path.open("rb") as handle:
         asset = Asset(
             owner_id=job.owner_id, job=job, asset_type=asset_type, role=Asset.Role.OUTPUT, is_primary=primary,
-            size=path.stat().st_size, content_type=content_type, checksum=_sha256(handle),
+            size=path.stat().st_size, content_type=content_type, checksum=file_sha256(handle),
         )
         asset.file.save(f"{job.pk}.{asset_type}", File(handle), save=False)
     try:
@@ -85,7 +86,7 @@ def asset_upload(*, user, upload, role: str = Asset.Role.UPLOAD, job: Job | None
             if clean.asset_type in IMAGE_TYPES:
                 image_upload_check(clean.path)
             asset = Asset(owner=user, job=job, asset_type=clean.asset_type, role=role, size=clean.size,
-                          content_type=clean.content_type, checksum=_sha256(handle), width=clean.width,
+                          content_type=clean.content_type, checksum=file_sha256(handle), width=clean.width,
                           height=clean.height)
             asset.file.save(f"upload.{clean.asset_type}", File(handle), save=False)
     except Rejected as exc:

@@ -19,7 +19,6 @@ the job (owner empty, `job` set: readable with the job's visitor token) and is r
 job's input in the same transaction, before the job can start.
 """
 
-import hashlib
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +35,7 @@ from pipeline.models import Asset, Job, JobInput
 from pipeline.moderation import image_upload_check
 from pipeline.owners import JobOwner
 from pipeline.services import job_create, job_start
+from pipeline.services.assets import file_sha256
 from pipeline.sniff import Rejected, sniff_type
 from pipeline.uploads import CleanUpload, upload_clean
 
@@ -65,14 +65,6 @@ def photo_upload_clean(upload) -> Iterator[CleanUpload]:
         raise ValidationError({"file": [str(exc)]})
 
 
-def _sha256(path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _storage():
     return Asset._meta.get_field("file").storage
 
@@ -86,8 +78,10 @@ def _photo_file_save(*, clean: CleanUpload, owner: JobOwner) -> str:
 
 @transaction.atomic
 def _photo_job_rows(*, owner: JobOwner, clean: CleanUpload, name: str, category: str, engine: str | None) -> Job:
+    with clean.path.open("rb") as handle:
+        checksum = file_sha256(handle)
     asset = Asset(owner=owner.user, asset_type=clean.asset_type, role=Asset.Role.PHOTO, size=clean.size,
-                  content_type=clean.content_type, checksum=_sha256(clean.path), width=clean.width, height=clean.height)
+                  content_type=clean.content_type, checksum=checksum, width=clean.width, height=clean.height)
     asset.file.name = name
     if owner.is_visitor:
         job = job_create(owner=owner, kind=Job.Kind.PHOTO_STYLE, params={"category": category}, engine=engine, start=False)

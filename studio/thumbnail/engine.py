@@ -22,12 +22,11 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 
 from pipeline.engines import BaseEngine, EngineError, register
+from pipeline.services.assets import IMAGE_TYPES
 from studio import presets
 
 from .render import render_variant
 
-INPUT_ROLES = ("selfie", "ref", "copy_target")
-IMAGE_TYPES = ("png", "jpg", "webp")
 QUALITIES = ("std", "hd")
 MODES = ("design", "copy")
 MAX_VARIANTS = 4
@@ -149,12 +148,12 @@ class ThumbnailEngine(BaseEngine):
             inputs = {}
         if not isinstance(inputs, dict):
             raise ValidationError({"inputs": ["An object with selfie, ref and copy_target asset ids."]})
-        unknown = sorted(set(inputs) - set(INPUT_ROLES))
+        unknown = sorted(set(inputs) - set(presets.INPUT_ROLES))
         if unknown:
             raise ValidationError({f"inputs.{name}": ["Unknown input role; one of: selfie, ref, copy_target."]
                                    for name in unknown})
         checked: dict[str, str | None] = {}
-        for role in INPUT_ROLES:
+        for role in presets.INPUT_ROLES:
             value = inputs.get(role)
             if value in (None, ""):
                 checked[role] = None
@@ -170,7 +169,7 @@ class ThumbnailEngine(BaseEngine):
 
     def input_asset_ids(self, params: dict) -> list[uuid.UUID]:
         inputs = params.get("inputs") or {}
-        return [uuid.UUID(inputs[role]) for role in INPUT_ROLES if inputs.get(role)]
+        return [uuid.UUID(inputs[role]) for role in presets.INPUT_ROLES if inputs.get(role)]
 
     def price_units(self, params: dict) -> int:
         return int(params.get("variants") or 1) * presets.QUALITY_PRICE_UNITS[params.get("quality") or "std"]
@@ -192,7 +191,7 @@ class ThumbnailEngine(BaseEngine):
         from pipeline.models import Asset
 
         paths: dict[str, Path | None] = {}
-        for role in INPUT_ROLES:
+        for role in presets.INPUT_ROLES:
             asset_id = (params.get("inputs") or {}).get(role)
             if not asset_id:
                 paths[role] = None
