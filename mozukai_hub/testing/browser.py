@@ -34,8 +34,16 @@ def chromium(monkeypatch):
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM_PATH, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # The test body's ORM calls ran while Playwright's loop ran in this thread, so their
+            # connections belong to that context: give them back here, inside it, or they stay
+            # checked out of the pool and keep the test database open when it is dropped.
+            from django.db import connections
+
+            connections.close_all()
 
 
 @pytest.fixture
