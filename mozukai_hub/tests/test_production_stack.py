@@ -21,6 +21,7 @@ import trimesh
 from django.conf import settings
 from websockets.sync.client import connect as ws_connect
 
+from chat.tests.conftest import SEED_REQUIREMENTS  # seed 001's requirements card, as the seed writes it
 from mozukai_hub.testing.fake_stripe import WEBHOOK_SECRET, event, sign
 from mozukai_hub.testing.production import STAFF_EMAIL, STAFF_PASSWORD, production_stack
 from pipeline.tests.photogrammetry_scene import centres_error, scene, scene_files  # noqa: F401 (fixture)
@@ -246,15 +247,6 @@ def test_film_journey(stack):
         assert film[4:8] == b"ftyp"
 
 
-# Seed 001's generate_scad request body (its requirements card, as the seed writes it).
-SEED_001_REQUIREMENTS = {
-    "model_type": "drone",
-    "primary_function": "A small quadcopter frame for hobby use",
-    "description_natural_language": "A compact central body with four arms equally spaced...",
-    "standard_components": [{"name": "Flight controller", "search_term": "stack 20x20 mm"}],
-    "custom_description": "Use 3 mm thick arms, 160 mm motor-to-motor...",
-}
-
 
 def presigned_get(stack, url: str) -> bytes:
     """An object fetched from S3 by a presigned URL the API handed out (the bucket itself is private)."""
@@ -325,7 +317,7 @@ def test_design_chat_journey(stack):
 
             # The SCAD for seed 001's card, rendered by a worker's OpenSCAD job, checked, answered.
             ws.send(json.dumps({"type": "runpod.request", "payload": {
-                "action": "generate_scad", "content": "Generate SCAD", "requirements_json": SEED_001_REQUIREMENTS}}))
+                "action": "generate_scad", "content": "Generate SCAD", "requirements_json": SEED_REQUIREMENTS}}))
             queued = chat_until(ws, stack, {"runpod.queued"}, received, 30)
             designed = chat_until(ws, stack, {"runpod.completed"}, received, 90)
         assert designed["runpod_id"] == queued["runpod_id"] and queued["action"] == "generate_scad"
