@@ -10,9 +10,9 @@ import os
 import pytest
 
 # api_client, user, other_user, auth_client, the autouse cache reset; `page` (Chromium);
-# dev_payments, no_dev_payments, stripe_server (the fake Stripe); daphne_server.
+# dev_payments, no_dev_payments, stripe_server (the fake Stripe); daphne_server; the stuck-test watchdog.
 pytest_plugins = ["mozukai_hub.testing.fixtures", "mozukai_hub.testing.browser", "mozukai_hub.testing.payments",
-                  "mozukai_hub.testing.servers"]
+                  "mozukai_hub.testing.servers", "mozukai_hub.testing.watchdog"]
 
 
 
