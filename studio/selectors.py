@@ -1,8 +1,8 @@
 from uuid import UUID
 
-from django.db.models import F, Prefetch, QuerySet, Window
+from django.db.models import CharField, F, Prefetch, QuerySet, Window
 from django.db.models.fields.json import KT
-from django.db.models.functions import RowNumber
+from django.db.models.functions import Cast, RowNumber
 from django.shortcuts import get_object_or_404
 
 from pipeline.models import Job
@@ -36,8 +36,10 @@ def project_jobs_latest(*, projects: list[Project], per_project: int = PROJECT_L
         return {}
     owners = {p.owner_id for p in projects}
     ids = [str(p.pk) for p in projects]
+    # Cast: `__in` on a JSON key compares JSON values, and on SQLite it would parse each id as
+    # JSON ("malformed JSON"); as text it is a plain IN on both databases.
     jobs = (
-        Job.objects.filter(owner_id__in=owners).annotate(project_ref=KT("params__project_id"))
+        Job.objects.filter(owner_id__in=owners).annotate(project_ref=Cast(KT("params__project_id"), CharField()))
         .filter(project_ref__in=ids)
         .annotate(rank=Window(RowNumber(), partition_by=[F("project_ref")], order_by=F("created_at").desc()))
         .filter(rank__lte=per_project).order_by("project_ref", "rank")

@@ -614,6 +614,26 @@ def test_a_pot_job_runs_on_the_worker_and_its_stl_downloads(stack):
     api.close()
 
 
+def test_a_thumbnail_project_shows_the_jobs_made_from_it(stack, customer):
+    """Seed 000's project calls on SQLite: a project's latest jobs are read by a JSON key of the
+    jobs' params, which SQLite and PostgreSQL compare differently (this was a 500 on SQLite)."""
+    api = customer.api
+    project = _ok(api.post("/api/v1/projects/", json={
+        "mode": "design", "platform": "youtube", "width": 1920, "height": 1080, "headline": "Title",
+        "subtext": "Subtitle", "vibe": "professional", "model_pref": "nano_banana"}), 201)
+    assert project["jobs"] == []
+    # Not started: nothing is charged, and the project lists it all the same.
+    job = _ok(api.post("/api/v1/jobs/", json={"project_id": project["id"], "quality": "std", "variants": 2,
+                                              "model": "local", "start": False}), 201)
+    other = _ok(api.post("/api/v1/jobs", json={"prompt": "a bonsai pot", "start": False}), 201)  # not the project's
+    shown = _ok(api.get(f"/api/v1/projects/{project['id']}"))
+    assert [j["id"] for j in shown["jobs"]] == [job["id"]] and other["id"] != job["id"]
+    listed = {p["id"]: p for p in _ok(api.get("/api/v1/projects"))}
+    assert [j["id"] for j in listed[project["id"]]["jobs"]] == [job["id"]]
+    patched = _ok(api.patch(f"/api/v1/projects/{project['id']}", json={"headline": "Updated Title"}))
+    assert patched["headline"] == "Updated Title" and [j["id"] for j in patched["jobs"]] == [job["id"]]
+
+
 def test_staff_adjust_a_customers_credits_in_the_admin(stack, customer, staff):
     before = _ok(customer.api.get("/api/v1/credits"))["balance"]
     changelist = "/admin/billing/creditaccount/"
