@@ -111,8 +111,18 @@ class ProfileUpdateSerializer(StrictSerializer):
     display_name = serializers.CharField(max_length=150, allow_blank=True, required=False)
     dob = serializers.DateField(allow_null=True)
     avatar = serializers.FileField(required=False)
+    # Seed 004's user has an e-mail field; sent back unchanged it is accepted and ignored.
+    email = serializers.EmailField(required=False)
+
+    def validate_email(self, value):
+        if value.lower() != self.context["user"].email.lower():
+            raise serializers.ValidationError(
+                "The e-mail address is not changed here: a new address must be confirmed first "
+                "(add and confirm it at /accounts/email/).")
+        return value
 
     def validate(self, attrs):
+        attrs.pop("email", None)
         if "display_name" in attrs:  # seed 001's name for the same thing
             attrs.setdefault("full_name", attrs.pop("display_name"))
         return attrs

@@ -223,7 +223,7 @@ class UsersMeView(APIView):
         return Response(s.UserSerializer(request.user, context={"request": request}).data)
 
     def _update(self, request, *, partial: bool):
-        data = s.ProfileUpdateSerializer(data=request.data, partial=partial)
+        data = s.ProfileUpdateSerializer(data=request.data, partial=partial, context={"user": request.user})
         data.is_valid(raise_exception=True)
         changes = dict(data.validated_data)
         avatar = changes.pop("avatar", None)
