@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 
 from .api.errors import api_server_error, error_body, request_error
+from .api.seed_paths import is_api_path
 
 logger = logging.getLogger("mozukai_hub.requests")
 
@@ -56,7 +57,7 @@ _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
 
 
 def _is_api(request) -> bool:
-    return request.path_info.startswith("/api/")
+    return is_api_path(request.path_info)
 
 
 def _json_error(status: int, body: dict) -> JsonResponse:

@@ -31,12 +31,13 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from .api.errors import error_body
+from .api.seed_paths import is_api_path
 
 
 def _too_large(path: str) -> tuple[bytes, str]:
     """The 413's body and content type: the API's error shape under /api/, text elsewhere."""
     message = f"The request body is larger than the {settings.MAX_REQUEST_BYTES} bytes this server accepts."
-    if path.startswith("/api/"):
+    if is_api_path(path):
         return json.dumps(error_body("request_too_large", message)).encode(), "application/json"
     return message.encode(), "text/plain; charset=utf-8"
 
@@ -118,10 +119,10 @@ def limit_request_body(app):
 # (`HTTPChannel.totalHeadersSize`). Past the first it dropped the connection without a word
 # (`lineLengthExceeded` closes the transport); past the second it wrote a bare
 # "400 Bad Request" with no body. Both now answer like gunicorn does (414 for the request line,
-# 431 for the headers), with the API's JSON error shape under /api/, and then close.
+# 431 for the headers), with the API's JSON error shape on its paths, and then close.
 
 def _head_refusal(status: int, reason: bytes, path: bytes) -> bytes:
-    if path.startswith(b"/api/"):
+    if is_api_path(path.decode("latin-1")):
         code = "uri_too_long" if status == 414 else "request_header_fields_too_large"
         body, content_type = json.dumps(error_body(code, reason.decode() + ".")).encode(), b"application/json"
     else:

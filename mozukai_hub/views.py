@@ -6,10 +6,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from .api.errors import api_not_found, api_server_error
+from .api.seed_paths import is_api_path
 
 
 def _is_api(request) -> bool:
-    return request.path.startswith("/api/")
+    return is_api_path(request.path)
 
 
 def not_found(request, exception=None):
