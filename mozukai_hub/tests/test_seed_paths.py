@@ -1,6 +1,8 @@
 """Seeds 002 and 004's own paths (`/api/auth/…`, `/auth/login`, `/users/me`, `/products`, …):
 the same views as under /api/v1/, tried with the seeds' own calls."""
 
+import re
+
 import pytest
 from django.urls import resolve
 
@@ -13,16 +15,22 @@ from mozukai_hub.urls import api_v1
 pytestmark = pytest.mark.django_db
 
 
+SAMPLE_VALUES = {"uuid": "0b6c4d7e-7f43-4b5c-9f36-1f7d5c1a8e2a", "str": "sample", "int": "1"}
+
+
+def _example(route: str) -> str:
+    """A path the route matches: each `<converter:name>` filled with a sample value."""
+    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_VALUES[m.group(1) or "str"], route)
+
+
 @pytest.mark.parametrize("prefix, names", [(SEED_002_PREFIX, SEED_002_ROUTES), (SEED_004_PREFIX, SEED_004_ROUTES)])
 def test_each_seed_path_is_the_api_v1_view_with_both_slash_spellings(prefix, names):
     routes = seed_paths(api_v1, prefix, names)
     assert len(routes) == 2 * len(names)
     for route in routes:
-        spelled = "/" + str(route.pattern).replace("<uuid:", "").replace("<str:", "")
-        spelled = spelled.replace("job_id>", "0b6c4d7e-7f43-4b5c-9f36-1f7d5c1a8e2a").replace(
-            "order_id>", "0b6c4d7e-7f43-4b5c-9f36-1f7d5c1a8e2a").replace("key>", "k").replace("payment_id>", "p")
-        v1 = "/api/v1/" + spelled[len("/" + prefix):]
-        assert resolve(spelled).func is resolve(v1).func is route.callback, spelled
+        seed_path = _example(str(route.pattern))
+        v1_path = "/api/v1/" + seed_path[len("/" + prefix):]
+        assert resolve(seed_path).func is resolve(v1_path).func is route.callback, seed_path
 
 
 def test_a_name_that_no_longer_exists_fails_at_start_up():
