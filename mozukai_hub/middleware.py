@@ -56,10 +56,6 @@ _ERROR_CODES = {400: "bad_request", 401: "not_authenticated", 403: "permission_d
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
 
 
-def _is_api(request) -> bool:
-    return is_api_path(request.path_info)
-
-
 def _json_error(status: int, body: dict) -> JsonResponse:
     return JsonResponse(body, status=status)
 
@@ -81,7 +77,7 @@ class APIErrorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if not _is_api(request):
+        if not is_api_path(request.path_info):
             return self.get_response(request)
         if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
                                          for key, values in request.GET.lists()):
@@ -99,7 +95,7 @@ class APIErrorMiddleware:
         return response
 
     def process_exception(self, request, exception):
-        if not _is_api(request):
+        if not is_api_path(request.path_info):
             return None
         refused = request_error(exception)
         if refused is not None:

@@ -35,7 +35,7 @@ from .api.seed_paths import is_api_path
 
 
 def _too_large(path: str) -> tuple[bytes, str]:
-    """The 413's body and content type: the API's error shape under /api/, text elsewhere."""
+    """The 413's body and content type: the API's error shape on its paths, text elsewhere."""
     message = f"The request body is larger than the {settings.MAX_REQUEST_BYTES} bytes this server accepts."
     if is_api_path(path):
         return json.dumps(error_body("request_too_large", message)).encode(), "application/json"

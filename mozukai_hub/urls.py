@@ -5,8 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from catalog import views as shop_views
 
 from . import health, security_headers, views
-from .api.seed_paths import (ROOT_API_PATTERN, SEED_002_PREFIX, SEED_002_ROUTES, SEED_004_PREFIX, SEED_004_ROUTES,
-                             seed_paths)
+from .api.seed_paths import SEED_002_PREFIX, SEED_002_ROUTES, SEED_004_PREFIX, SEED_004_ROUTES, seed_paths
 
 redoc_view = security_headers.csp_override(style_src=security_headers.REDOC_STYLES)(
     SpectacularRedocView.as_view(url_name="api-schema")
@@ -36,9 +35,6 @@ urlpatterns = [
     path("csp-report", security_headers.csp_report, name="csp-report"),
     path("api/health", health.health),
     path("api/v1/", include(api_v1)),
-    # Seed 002's `/api/…` and seed 004's root paths: the same views (mozukai_hub/api/seed_paths.py).
-    *seed_paths(api_v1, SEED_002_PREFIX, SEED_002_ROUTES),
-    *seed_paths(api_v1, SEED_004_PREFIX, SEED_004_ROUTES),
     path("docs", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="docs"),
     path("redoc", redoc_view, name="redoc"),
     path("admin/", admin.site.urls),
@@ -54,11 +50,15 @@ urlpatterns = [
     path("generate/", include("studio.generator.urls")),
     path("c/", include("chat.urls")),
     path("pipeline/", include("pipeline.photogrammetry.urls")),
-    # Last: any other /api/ path (or seed 004 root API path) is the API's JSON 404. `handler404`
+    # Seed 002's `/api/…` and seed 004's root paths: the same views (mozukai_hub/api/seed_paths.py),
+    # after every page, so no page route can be shadowed by them.
+    *seed_paths(api_v1, SEED_002_PREFIX, SEED_002_ROUTES),
+    *seed_paths(api_v1, SEED_004_PREFIX, SEED_004_ROUTES),
+    # Last: any other /api/ path is the API's JSON 404 (so is an unknown seed 004 root API path:
+    # APIErrorMiddleware answers every error on the API's paths as JSON). `handler404`
     # gives the same answer only with DEBUG off; with DEBUG on (`make run`) Django would answer
     # its HTML debug page, and an SPA developer would get HTML from a JSON API.
     re_path(r"^api/", views.api_path_not_found),
-    re_path(ROOT_API_PATTERN, views.api_path_not_found),
 ]
 
 handler404 = "mozukai_hub.views.not_found"

@@ -9,12 +9,8 @@ from .api.errors import api_not_found, api_server_error
 from .api.seed_paths import is_api_path
 
 
-def _is_api(request) -> bool:
-    return is_api_path(request.path)
-
-
 def not_found(request, exception=None):
-    if _is_api(request):
+    if is_api_path(request.path_info):
         return api_not_found(request)
     return render(request, "404.html", status=404)
 
@@ -26,7 +22,7 @@ def api_path_not_found(request, *args, **kwargs):
 
 
 def server_error(request):
-    if _is_api(request):
+    if is_api_path(request.path_info):
         return api_server_error(request)
     return render(request, "500.html", status=500)
 

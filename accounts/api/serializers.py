@@ -1,3 +1,4 @@
+from django.urls import reverse
 from rest_framework import serializers
 
 from mozukai_hub.api.serializers import StrictSerializer
@@ -112,13 +113,14 @@ class ProfileUpdateSerializer(StrictSerializer):
     dob = serializers.DateField(allow_null=True)
     avatar = serializers.FileField(required=False)
     # Seed 004's user has an e-mail field; sent back unchanged it is accepted and ignored.
-    email = serializers.EmailField(required=False)
+    email = serializers.EmailField(required=False, help_text="Your current address only (a new one is added and "
+                                                            "confirmed on the account's e-mail page).")
 
     def validate_email(self, value):
         if value.lower() != self.context["user"].email.lower():
             raise serializers.ValidationError(
                 "The e-mail address is not changed here: a new address must be confirmed first "
-                "(add and confirm it at /accounts/email/).")
+                f"(add and confirm it at {reverse('account_email')}).")
         return value
 
     def validate(self, attrs):

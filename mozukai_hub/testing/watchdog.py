@@ -58,6 +58,7 @@ def pytest_configure(config):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    _current.update(nodeid=item.nodeid, started=time.monotonic())
+    _current["started"] = time.monotonic()  # before the id: the thread never pairs a new id with an old start
+    _current["nodeid"] = item.nodeid
     yield
     _current["nodeid"] = None

@@ -15,7 +15,6 @@ from asgiref.sync import async_to_sync
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 from django.utils import timezone
 
 from accounts.tokens import token_pair_issue
@@ -26,6 +25,7 @@ from chat.models import Chat, ChatRun, Message, Session
 from mozukai_hub.routing import websocket_urlpatterns
 from mozukai_hub.streams import CLOSE_NOT_FOUND
 from mozukai_hub.testing.fixtures import bearer_client, make_user
+from mozukai_hub.testing.routes import all_routes
 from pipeline.models import Asset, AssetMeta, Job
 from studio.models import Project
 
@@ -37,21 +37,11 @@ def normalize(route: str) -> str:
     return re.sub(r"<(?:\w+:)?(\w+)>", r"<\1>", route).rstrip("/")
 
 
-def walk(patterns=None, prefix: str = ""):
-    """(route, URLPattern) for every route of the URLconf."""
-    for pattern in get_resolver().url_patterns if patterns is None else patterns:
-        route = prefix + str(pattern.pattern)
-        if isinstance(pattern, URLResolver):
-            yield from walk(pattern.url_patterns, route)
-        elif isinstance(pattern, URLPattern):
-            yield route, pattern
-
-
 def object_routes() -> dict[str, object]:
     """Every HTTP route with a parameter (outside the Django admin, staff only by its own checks),
     and every websocket route: {normalized route: URLPattern}."""
     routes = {}
-    entries = list(walk())
+    entries = list(all_routes())
     # Seeds 002 and 004's own paths are the /api/v1/ views themselves (test_seed_paths.py checks
     # it): the /api/v1/ route's case covers them.
     api_v1_views = {pattern.callback for route, pattern in entries if route.startswith("api/v1/")}

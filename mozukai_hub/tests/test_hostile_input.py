@@ -6,7 +6,6 @@ real endpoint through the full stack."""
 
 import json
 import os
-import re
 import socket
 import subprocess
 import sys
@@ -18,12 +17,13 @@ from urllib.parse import urlsplit
 import pytest
 from django.core.management import call_command
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework import serializers
 
 from chat.models import Session
 from mozukai_hub.api.fields import JSONInputError, json_loads_checked
+from mozukai_hub.api.seed_paths import is_api_path
 from mozukai_hub.api.serializers import StrictSerializer
+from mozukai_hub.testing.routes import SAMPLE_VALUES, all_routes, route_example
 from mozukai_hub.tests.test_production_settings import manage, production_env
 from pipeline.models import AssetMeta, Job
 
@@ -167,20 +167,13 @@ def test_a_json_field_refuses_python_floats_that_are_not_finite(number):
 
 # --- 4. OPTIONS on every route --------------------------------------------------------------
 
-_SAMPLES = {"uuid": str(uuid.uuid4()), "int": "1", "slug": "sample", "str": "sample", "path": "sample"}
-
-
-def _api_paths(patterns=None, prefix: str = ""):
-    """Every route under /api/ of the URLconf, with sample values in place of its parameters."""
-    for pattern in get_resolver().url_patterns if patterns is None else patterns:
-        route = str(pattern.pattern).lstrip("^").rstrip("$")
-        if re.search(r"[()\[\]\\?*+|]", route):
-            continue  # a regex route: only the catch-all (covered by any unknown path)
-        route = re.sub(r"<(?:(\w+):)?\w+>", lambda m: _SAMPLES[m.group(1) or "str"], route)
-        if isinstance(pattern, URLResolver):
-            yield from _api_paths(pattern.url_patterns, prefix + route)
-        elif isinstance(pattern, URLPattern) and (prefix + route).startswith("api/"):
-            yield "/" + prefix + route
+def _api_paths():
+    """Every API route of the URLconf (/api/… and seed 004's root paths), with sample values in
+    place of its parameters; regex routes are only the catch-alls (covered by any unknown path)."""
+    for route, _ in all_routes():
+        example = route_example(route)
+        if example is not None and is_api_path(example):
+            yield example
 
 
 @pytest.mark.django_db
@@ -189,14 +182,14 @@ def test_options_answers_on_every_api_route_without_a_5xx(auth_client, settings)
     rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
     settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "DEFAULT_THROTTLE_RATES": {**rates, "user": "100000/min"}}
     paths = sorted(set(_api_paths()))
-    assert "/api/v1/sessions/" + _SAMPLES["uuid"] in paths and len(paths) > 40
+    assert "/api/v1/sessions/" + SAMPLE_VALUES["uuid"] in paths and "/products/sample" in paths and len(paths) > 40
     failures = {}
     for path in paths:
         response = auth_client.options(path)
         if response.status_code >= 500:
             failures[path] = response.status_code
     assert failures == {}
-    response = auth_client.options(f"/api/v1/sessions/{_SAMPLES['uuid']}")
+    response = auth_client.options(f"/api/v1/sessions/{SAMPLE_VALUES['uuid']}")
     assert response.status_code == 200
     assert {"GET", "PATCH", "DELETE", "OPTIONS"} <= set(response.json()["methods"])
 

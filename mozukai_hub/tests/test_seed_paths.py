@@ -1,8 +1,6 @@
 """Seeds 002 and 004's own paths (`/api/auth/…`, `/auth/login`, `/users/me`, `/products`, …):
 the same views as under /api/v1/, tried with the seeds' own calls."""
 
-import re
-
 import pytest
 from django.urls import resolve
 
@@ -10,17 +8,10 @@ from catalog.tests.factories import ProductFactory
 from mozukai_hub.api.seed_paths import (SEED_002_PREFIX, SEED_002_ROUTES, SEED_004_PREFIX, SEED_004_ROUTES,
                                         is_api_path, seed_paths)
 from mozukai_hub.testing.fixtures import PASSWORD
+from mozukai_hub.testing.routes import route_example
 from mozukai_hub.urls import api_v1
 
 pytestmark = pytest.mark.django_db
-
-
-SAMPLE_VALUES = {"uuid": "0b6c4d7e-7f43-4b5c-9f36-1f7d5c1a8e2a", "str": "sample", "int": "1"}
-
-
-def _example(route: str) -> str:
-    """A path the route matches: each `<converter:name>` filled with a sample value."""
-    return "/" + re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLE_VALUES[m.group(1) or "str"], route)
 
 
 @pytest.mark.parametrize("prefix, names", [(SEED_002_PREFIX, SEED_002_ROUTES), (SEED_004_PREFIX, SEED_004_ROUTES)])
@@ -28,7 +19,7 @@ def test_each_seed_path_is_the_api_v1_view_with_both_slash_spellings(prefix, nam
     routes = seed_paths(api_v1, prefix, names)
     assert len(routes) == 2 * len(names)
     for route in routes:
-        seed_path = _example(str(route.pattern))
+        seed_path = route_example(str(route.pattern))
         v1_path = "/api/v1/" + seed_path[len("/" + prefix):]
         assert resolve(seed_path).func is resolve(v1_path).func is route.callback, seed_path
 
@@ -73,12 +64,14 @@ def test_seed_002_paths_under_api(api_client):
     assert api_client.get("/api/auth/google/config").json()["enabled"] in (True, False)
 
 
-def test_unknown_paths_under_the_seed_prefixes_are_the_apis_json_404(api_client):
+def test_unknown_paths_under_the_seed_prefixes_are_the_apis_json_404(api_client, settings):
+    settings.DEBUG = True  # as `make run`, where Django would otherwise answer its HTML debug page
     for path in ("/auth/nothing-here", "/products/x/y/z", "/api/nothing-here"):
         response = api_client.get(path)
         assert response.status_code == 404 and response.json()["error"]["code"] == "not_found", path
     # The photogrammetry page keeps /pipeline/ itself.
     assert not is_api_path("/pipeline/") and is_api_path("/pipeline/upload")
+    assert not is_api_path("/productsx") and is_api_path("/products") and is_api_path("/products/1")
 
 
 def test_the_openapi_document_describes_each_endpoint_once_under_api_v1(api_client):
