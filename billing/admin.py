@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 
+from mozukai_hub.admin import BoundedDateHierarchy
 from mozukai_hub.api.errors import ApplicationError
 
 from . import services
@@ -77,7 +78,7 @@ class CreditAccountAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CreditEntry)
-class CreditEntryAdmin(ReadOnlyAdmin):
+class CreditEntryAdmin(BoundedDateHierarchy, ReadOnlyAdmin):
     list_display = ["created_at", "account", "kind", "amount", "reference", "reason", "created_by"]
     list_select_related = ["account__user", "created_by"]
     list_filter = ["kind", "created_at"]

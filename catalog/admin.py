@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Count
 
+from mozukai_hub.admin import BoundedDateHierarchy
 from mozukai_hub.api.errors import ApplicationError
 
 from .cache import product_list_cache_invalidate
@@ -146,7 +147,7 @@ class OrderItemInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(BoundedDateHierarchy, admin.ModelAdmin):
     list_display = ["short_id", "customer", "status", "total_amount", "currency", "created_at", "expires_at"]
     list_filter = ["status", "cancel_reason", "created_at"]
     list_select_related = ["user"]

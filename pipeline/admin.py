@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 from django.utils.html import format_html
 
+from mozukai_hub.admin import BoundedDateHierarchy
 from mozukai_hub.api.errors import ApplicationError
 
 from . import services, storage
@@ -44,7 +45,7 @@ class OutputInline(admin.TabularInline):
 
 
 @admin.register(Job)
-class JobAdmin(admin.ModelAdmin):
+class JobAdmin(BoundedDateHierarchy, admin.ModelAdmin):
     list_display = ("id", "owner", "visitor_ip", "kind", "status", "progress", "engine", "attempts", "credit_cost",
                     "credits_state", "created_at")
     list_filter = ("kind", "status", "engine", "error_type", "credits_state")

@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from mozukai_hub.admin import BoundedDateHierarchy
+
 from .models import Project, ProjectInput
 
 
@@ -20,7 +22,7 @@ class ProjectInputInline(admin.TabularInline):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
+class ProjectAdmin(BoundedDateHierarchy, admin.ModelAdmin):
     list_display = ("title", "kind", "platform", "size", "owner", "updated_at")
     list_filter = ("kind", "platform", "vibe", "model_pref", "aspect_ratio", "resolution", "subtitles")
     search_fields = ("title", "headline", "owner__email")

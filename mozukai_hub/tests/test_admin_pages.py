@@ -136,3 +136,20 @@ def test_every_change_list_fits_1280_px(page, live_server, staff):
         if width > 1280:
             too_wide[path] = width
     assert too_wide == {}
+
+
+@pytest.mark.django_db
+def test_a_date_filter_past_the_last_date_is_an_invalid_filter_not_a_500(staff):
+    """The date hierarchy steps to the next month or year: from December 9999, or from a year
+    no date can hold, that overflowed (a 500); now the admin's "invalid filter" redirect."""
+    client = Client()
+    client.force_login(staff)
+    hierarchies = [(model, model_admin.date_hierarchy) for model, model_admin in admin.site._registry.items()
+                   if model_admin.date_hierarchy]
+    assert len(hierarchies) >= 4
+    for model, field in hierarchies:
+        changelist = f"/admin/{model._meta.app_label}/{model._meta.model_name}/"
+        for query in (f"{field}__year=9999&{field}__month=12", f"{field}__year=99999999999999999999"):
+            response = client.get(f"{changelist}?{query}")
+            assert response.status_code == 302 and response["Location"].endswith("?e=1"), (changelist, query)
+        assert client.get(f"{changelist}?{field}__year=2026&{field}__month=12").status_code == 200
