@@ -247,7 +247,6 @@ def test_film_journey(stack):
         assert film[4:8] == b"ftyp"
 
 
-
 def presigned_get(stack, url: str) -> bytes:
     """An object fetched from S3 by a presigned URL the API handed out (the bucket itself is private)."""
     assert url.startswith(f"{stack.s3_endpoint}/") and "X-Amz-Signature=" in url, url

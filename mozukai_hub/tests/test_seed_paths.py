@@ -4,6 +4,7 @@ the same views as under /api/v1/, tried with the seeds' own calls."""
 import pytest
 from django.urls import resolve
 
+from catalog.models import Product
 from catalog.tests.factories import ProductFactory
 from mozukai_hub.api.seed_paths import (SEED_002_PREFIX, SEED_002_ROUTES, SEED_004_PREFIX, SEED_004_ROUTES,
                                         is_api_path, seed_paths)
@@ -49,6 +50,7 @@ def test_seed_004_shop_paths_at_the_root(auth_client, user):
     assert auth_client.get(f"/products/{product.pk}").json()["name"] == "Juniper"
     # Writes stay staff-only, whatever the path.
     assert auth_client.post("/products", {"name": "Pine", "price": "10.00"}, format="json").status_code == 403
+    assert list(Product.objects.values_list("name", flat=True)) == ["Juniper"]  # nothing stored
     order = auth_client.post("/orders", {"items": [{"product_id": product.pk, "quantity": 1}]}, format="json")
     assert order.status_code == 201, order.content
     assert auth_client.get(f"/orders/{order.json()['id']}").json()["id"] == order.json()["id"]
