@@ -8,8 +8,11 @@ Needs PostgreSQL and Redis: when DATABASE_URL / REDIS_URL are unset it re-runs i
 Prints:
   round trip   a local `process_requirements` over the chat socket: `runpod.request` sent →
                `runpod.completed` received (the run is a django-q2 task), p50/p99 with 1 chat and
-               with 50 concurrent chats (one socket each), next to a bare Channels echo consumer in
-               the same daphne at the same concurrency. Target: p50 ≤ 300 ms at 50 chats.
+               with 50 concurrent chats (one socket each), next to two baselines in the same daphne at
+               the same concurrency (bench/chat_asgi.py): a bare Channels echo consumer, and the hops
+               a run takes with no database and no assistant (worker thread → django-q2 task → channel
+               layer → socket), with the CPU each costs per round trip. Target: p50 ≤ 300 ms at 50
+               chats; the bench prints the CPU ceiling that target sets on this machine.
   delta        a local SSE model server (OpenAI-compatible, `CHAT_BACKEND=openai`) stamps each
                streamed piece with the time it wrote it; latency = arrival of its `message.delta`
                at the socket − that time. Target: p50 ≤ 50 ms (Redis channel layer).
@@ -172,11 +175,12 @@ async def _round_trips(port: int, token: str, chat_ids: list[str], rounds: int, 
     return results
 
 
-async def _echo(port: int, sockets: int, rounds: int) -> list[float]:
+async def _baseline(port: int, path: str, sockets: int, rounds: int) -> list[float]:
+    """Round trips on one of bench/chat_asgi.py's baseline sockets (`/bench/echo`, `/bench/hops`)."""
     import websockets
 
     async def one(results: list[float]):
-        async with websockets.connect(f"ws://127.0.0.1:{port}/bench/echo") as ws:
+        async with websockets.connect(f"ws://127.0.0.1:{port}{path}") as ws:
             for _ in range(rounds):
                 started = time.perf_counter()
                 await ws.send(json.dumps({"type": "runpod.request", "payload": {"action": "process_requirements", "content": PROMPT}}))
@@ -226,17 +230,30 @@ def run(rounds: int) -> int:
         print(f"design chat benchmark (daphne + django-q2 with {env.get('Q_WORKERS', '2')} workers, Redis/PostgreSQL); "
               f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} cores (a shared machine "
               "slows the 50-chat round trip: it is CPU-bound)")
+        asyncio.run(_baseline(port, "/bench/hops", 2, 2))  # warm-up: the task's imports in each worker
+        sessions = {web.pid: "daphne", worker.pid: "django-q2"}
+
+        def cpu_per_trip(before: dict, after: dict, trips: int) -> dict[str, float]:
+            return {name: (after.get(name, 0) - before.get(name, 0)) * 1000 / trips for name in after}
+
+        def cpu_line(cpu: dict[str, float]) -> str:
+            return (", ".join(f"{name} {ms:.1f} ms" for name, ms in sorted(cpu.items(), key=lambda x: -x[1]))
+                    + f" (total {sum(cpu.values()):.1f} ms)")
+
         for chats in (1, 50):
             per_chat = rounds if chats > 1 else rounds * 10
             from django.utils import timezone
 
             since = timezone.now()
-            sessions = {web.pid: "daphne", worker.pid: "django-q2"}
             cpu_before = _cpu_by_program(sessions)
             trips = asyncio.run(_round_trips(port, token, chat_ids[:chats], per_chat, _cursors(chat_ids[:chats])))
-            cpu_after = _cpu_by_program(sessions)
-            echo = asyncio.run(_echo(port, chats, per_chat))
+            cpu = cpu_per_trip(cpu_before, _cpu_by_program(sessions), len(trips))
+            echo = asyncio.run(_baseline(port, "/bench/echo", chats, per_chat))
+            cpu_before = _cpu_by_program(sessions)
+            hops = asyncio.run(_baseline(port, "/bench/hops", chats, per_chat))
+            hops_cpu = cpu_per_trip(cpu_before, _cpu_by_program(sessions), len(hops))
             p50, p99, e50, e99 = percentile(trips, .5), percentile(trips, .99), percentile(echo, .5), percentile(echo, .99)
+            h50, h99 = percentile(hops, .5), percentile(hops, .99)
             ok = chats != 50 or p50 <= 300
             missed += [] if ok else ["round trip at 50 chats"]
             print(f"  round trip {chats:2} chat{'s' if chats > 1 else ' '}  process_requirements p50 {p50:7.1f} ms  p99 {p99:7.1f} ms"
@@ -244,17 +261,20 @@ def run(rounds: int) -> int:
                   + ("" if chats != 50 else f"  target p50 ≤ 300 ms {'ok' if ok else 'MISSED'}"))
             wait, took = _run_times(chat_ids[:chats], since)
             print(f"             of which: median wait for a worker {wait:7.1f} ms, median run in the worker {took:6.1f} ms")
-            cpu = {name: (cpu_after.get(name, 0) - cpu_before.get(name, 0)) * 1000 / len(trips) for name in cpu_after}
-            print("             CPU per round trip: " + ", ".join(f"{name} {ms:.1f} ms" for name, ms in sorted(cpu.items(), key=lambda x: -x[1]))
-                  + f" (total {sum(cpu.values()):.1f} ms)")
+            print(f"             CPU per round trip: {cpu_line(cpu)}")
+            print(f"             hops alone (thread → django-q2 task → channel layer → socket, no database): "
+                  f"p50 {h50:6.1f} ms  p99 {h99:6.1f} ms  | ratio p50 {p50 / max(h50, 0.01):5.1f}×")
+            print(f"             CPU per round trip of the hops alone: {cpu_line(hops_cpu)}")
             if chats == 50:
                 # Little's law for a closed loop: 50 chats answered in 300 ms on average is 50 / 0.3
                 # round trips a second, which the cores can serve only if each costs at most this much
                 # CPU (with every core busy all the time: a ceiling, not an estimate).
                 cores = len(os.sched_getaffinity(0))
                 budget = cores * 0.3 / chats * 1000
-                print(f"             CPU ceiling for 300 ms at {chats} chats on {cores} cores: "
-                      f"{budget:.1f} ms per round trip (measured {sum(cpu.values()):.1f} ms)")
+                floor = sum(hops_cpu.values())
+                print(f"             CPU ceiling for 300 ms at {chats} chats on {cores} cores: {budget:.1f} ms per round trip "
+                      f"(measured {sum(cpu.values()):.1f} ms; the hops alone {floor:.1f} ms, leaving "
+                      f"{budget - floor:.1f} ms for the run's database work and the assistant)")
     finally:
         stop(worker)
         stop(web)
