@@ -122,7 +122,8 @@ def limit_request_body(app):
 # 431 for the headers), with the API's JSON error shape on its paths, and then close.
 
 def _head_refusal(status: int, reason: bytes, path: bytes) -> bytes:
-    if is_api_path(path.decode("latin-1")):
+    # Twisted's `_path` is the request target as sent, query string included.
+    if is_api_path(path.split(b"?", 1)[0].decode("latin-1")):
         code = "uri_too_long" if status == 414 else "request_header_fields_too_large"
         body, content_type = json.dumps(error_body(code, reason.decode() + ".")).encode(), b"application/json"
     else:

@@ -331,6 +331,9 @@ def test_daphne_answers_an_oversized_request_head_instead_of_dropping_it(daphne_
     # 16 KiB in several headers (Twisted's total limit): the same answer, no longer a bare 400.
     answer = _exchange(daphne_port, _head(b"/api/v1/health", [b"X-Part-%d: " % n + b"b" * 6000 for n in range(3)]))
     assert answer.startswith(b"HTTP/1.1 431 ") and b'"request_header_fields_too_large"' in answer, answer[:300]
+    # Seed 004's root API paths too, with a query string (the request target as sent).
+    answer = _exchange(daphne_port, _head(b"/products?page=1", [big]))
+    assert answer.startswith(b"HTTP/1.1 431 ") and b'"request_header_fields_too_large"' in answer, answer[:300]
     answer = _exchange(daphne_port, _head(b"/shop/", [big]))
     assert answer.startswith(b"HTTP/1.1 431 ") and b"text/plain" in answer, answer[:300]
     answer = _exchange(daphne_port, _head(b"/api/v1/health?" + b"q" * (17 * 1024), []))
